@@ -1,0 +1,60 @@
+/// Where a lesion is: a bone (or region) from the CareSync vocabulary, with a side where the bone is paired.
+///
+/// Text form: `tibia-left`, `clavicle-right`, `spine`. The vocabulary is SPEC section 2's, extended with
+/// sites that CRMO literature reports often enough to matter (see docs/PROTOCOL.md, "Body sites").
+public struct BodySite: Hashable, Sendable, CustomStringConvertible {
+    public enum Side: String, Sendable, CaseIterable {
+        case left, right
+    }
+
+    public let bone: String
+    public let side: Side?
+
+    /// Bones that exist on both sides of the body and therefore need `-left` or `-right`.
+    public static let pairedBones: [String] = [
+        "femur", "tibia", "fibula", "humerus", "radius", "ulna", "clavicle", "scapula", "pelvis",
+        "rib", "calcaneus", "talus", "metatarsal", "other-foot", "hand",
+        // Extensions: the patella and the sacroiliac joint (sacroiliitis is common in CNO).
+        "patella", "sacroiliac",
+    ]
+
+    /// Bones and regions that stand alone.
+    public static let unpairedBones: [String] = [
+        "sacrum", "spine", "sternum", "mandible", "other",
+        // Extensions: the spinal level, which decides the work-up (vertebral collapse) in CRMO.
+        "spine-cervical", "spine-thoracic", "spine-lumbar",
+    ]
+
+    /// Every valid site text, in vocabulary order.
+    public static let allSites: [String] =
+        pairedBones.flatMap { bone in Side.allCases.map { "\(bone)-\($0.rawValue)" } } + unpairedBones
+
+    public init?(_ text: String) {
+        for bone in Self.pairedBones {
+            for side in Side.allCases where text == "\(bone)-\(side.rawValue)" {
+                self.bone = bone
+                self.side = side
+                return
+            }
+        }
+        guard Self.unpairedBones.contains(text) else { return nil }
+        bone = text
+        side = nil
+    }
+
+    public var text: String { side.map { "\(bone)-\($0.rawValue)" } ?? bone }
+
+    public var description: String { text }
+
+    /// Why `text` is not a site, in words a parent can act on.
+    public static func explainInvalid(_ text: String) -> String {
+        if pairedBones.contains(text) {
+            return "\"\(text)\" needs a side: \(text)-left or \(text)-right"
+        }
+        for bone in unpairedBones where text.hasPrefix(bone + "-") && Side(rawValue: String(text.dropFirst(bone.count + 1))) != nil {
+            return "\"\(text)\" takes no side: use \(bone)"
+        }
+        return "\"\(text)\" is not a known body site (known: \(pairedBones.map { $0 + "-left/-right" }.joined(separator: ", ")), "
+            + "\(unpairedBones.joined(separator: ", ")))"
+    }
+}

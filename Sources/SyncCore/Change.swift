@@ -1,0 +1,199 @@
+import Foundation
+
+/// One edit of one record by one device: the unit that is signed, pushed, stored, pulled and merged.
+///
+/// `seen` holds, for every field the change sets, the stamps of the values its author's replica held for
+/// that field when the edit was made (the winner and any open conflicts; empty if the field was unset).
+/// That is how a replica tells a sequential edit from a concurrent one (SPEC section 3).
+public struct Change: Sendable, Hashable {
+    public let id: UUID
+    public let diary: UUID
+    public let record: UUID
+    public let type: RecordType
+    public let hlc: HLC
+    public let author: UUID
+    public let fields: [String: JSONValue]
+    public let seen: [String: [Stamp]]
+
+    /// The version of the canonical form; it is part of the signed bytes.
+    public static let formatVersion: Int64 = 1
+    /// A change may list at most this many seen stamps for one field.
+    public static let maxSeenPerField = 32
+
+    public init(
+        id: UUID, diary: UUID, record: UUID, type: RecordType, hlc: HLC, author: UUID,
+        fields: [String: JSONValue], seen: [String: [Stamp]]
+    ) {
+        self.id = id
+        self.diary = diary
+        self.record = record
+        self.type = type
+        self.hlc = hlc
+        self.author = author
+        self.fields = fields
+        self.seen = seen.mapValues { Array(Set($0)).sorted() }
+    }
+
+    /// The stamp every field of this change is written with.
+    public var stamp: Stamp { Stamp(hlc: hlc, device: author) }
+
+    /// How a person names the record in messages: "flare 0193a5c3-…".
+    public var recordLabel: String { "\(type.rawValue) \(record.canonical)" }
+
+    /// The change as the JSON object whose RFC 8785 bytes are signed (docs/PROTOCOL.md, "Canonical form").
+    public var canonicalValue: JSONValue {
+        .object([
+            "v": .int(Self.formatVersion),
+            "change": .string(id.canonical),
+            "diary": .string(diary.canonical),
+            "record": .string(record.canonical),
+            "type": .string(type.rawValue),
+            "hlc": .string(hlc.text),
+            "author": .string(author.canonical),
+            "fields": .object(fields),
+            "seen": .object(seen.mapValues { .array($0.map { .string($0.text) }) }),
+        ])
+    }
+
+    /// The bytes that are signed.
+    public var canonicalBytes: [UInt8] { canonicalValue.canonicalBytes }
+
+    public static func == (lhs: Change, rhs: Change) -> Bool { lhs.canonicalBytes == rhs.canonicalBytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}
+
+extension Change {
+    private static let memberNames: Set<String> = ["v", "change", "diary", "record", "type", "hlc", "author", "fields", "seen"]
+
+    /// Reads a change from its JSON object form, refusing anything not exactly in the canonical shape:
+    /// unknown or missing members, ids not in canonical lowercase form, seen lists that do not match the fields.
+    /// Field values are checked against the record rules by `validate()`.
+    public init(canonicalValue value: JSONValue, extraMembers: Set<String> = []) throws(ValidationError) {
+        guard let members = value.objectValue else {
+            throw ValidationError(record: "change", field: "change", rule: "must be a JSON object (got \(value.typeName))")
+        }
+        let label = members["change"]?.stringValue.map { "change \($0)" } ?? "change"
+        func refuse(_ field: String, _ rule: String) -> ValidationError { ValidationError(record: label, field: field, rule: rule) }
+        if let unknown = members.keys.sorted().first(where: { !Self.memberNames.contains($0) && !extraMembers.contains($0) }) {
+            throw refuse(unknown, "is not a member of a change")
+        }
+        func uuid(_ name: String) throws(ValidationError) -> UUID {
+            guard let text = members[name]?.stringValue else { throw refuse(name, "is required and must be a string") }
+            guard let id = UUID(canonical: text) else { throw refuse(name, "must be a lowercase hyphenated UUID (got \"\(text)\")") }
+            return id
+        }
+        guard let version = members["v"] else { throw refuse("v", "is required") }
+        guard version.intValue == Self.formatVersion else {
+            throw refuse("v", "must be \(Self.formatVersion), the only change format this version understands (got \(RecordSchema.shown(version)))")
+        }
+        let id = try uuid("change")
+        let diary = try uuid("diary")
+        let record = try uuid("record")
+        let author = try uuid("author")
+        guard let typeText = members["type"]?.stringValue else { throw refuse("type", "is required and must be a string") }
+        guard let type = RecordType(rawValue: typeText) else {
+            throw refuse("type", "must be one of \(RecordType.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(typeText)\")")
+        }
+        guard let hlcText = members["hlc"]?.stringValue else { throw refuse("hlc", "is required and must be a string") }
+        guard let hlc = HLC(text: hlcText) else { throw refuse("hlc", "must be 16 lowercase hex digits (got \"\(hlcText)\")") }
+        guard let fields = members["fields"]?.objectValue else { throw refuse("fields", "is required and must be an object") }
+        guard let seenObject = members["seen"]?.objectValue else { throw refuse("seen", "is required and must be an object") }
+        guard Set(seenObject.keys) == Set(fields.keys) else {
+            throw refuse("seen", "must have exactly one entry for each field the change sets")
+        }
+        let stamp = Stamp(hlc: hlc, device: author)
+        var seen: [String: [Stamp]] = [:]
+        for (field, list) in seenObject {
+            guard let items = list.arrayValue, items.count <= Self.maxSeenPerField else {
+                throw refuse("seen", "entry for \(field) must be a list of at most \(Self.maxSeenPerField) stamps")
+            }
+            var stamps: [Stamp] = []
+            for item in items {
+                guard let text = item.stringValue, let seenStamp = Stamp(text: text) else {
+                    throw refuse("seen", "entry for \(field) holds \(RecordSchema.shown(item)), which is not a stamp (HLC@device)")
+                }
+                guard seenStamp < stamp else {
+                    throw refuse("seen", "entry for \(field) holds \(text), which is not older than the change itself")
+                }
+                stamps.append(seenStamp)
+            }
+            guard stamps == Array(Set(stamps)).sorted() else {
+                throw refuse("seen", "entry for \(field) must list distinct stamps in ascending order")
+            }
+            seen[field] = stamps
+        }
+        self.init(id: id, diary: diary, record: record, type: type, hlc: hlc, author: author, fields: fields, seen: seen)
+    }
+
+    /// Checks every field value against the record rules of SPEC section 2.
+    public func validate() throws(ValidationError) {
+        try RecordSchema.validateChange(type: type, fields: fields, record: recordLabel)
+    }
+}
+
+/// A change with the HMAC-SHA256 its author computed over the change's canonical bytes.
+public struct SignedChange: Sendable, Hashable {
+    public let change: Change
+    /// 32 bytes.
+    public let signature: [UInt8]
+
+    public init(change: Change, signature: [UInt8]) {
+        self.change = change
+        self.signature = signature
+    }
+
+    /// The wire form: the canonical object plus `"sig"`, the signature in lowercase hex.
+    public var wireValue: JSONValue {
+        guard case .object(var members) = change.canonicalValue else { preconditionFailure("a change is an object") }
+        members["sig"] = .string(Hex.encode(signature))
+        return .object(members)
+    }
+
+    /// Reads the wire form. The signature is only decoded here; `ChangeSigner.isValid` checks it.
+    public init(wireValue value: JSONValue) throws(ValidationError) {
+        let change = try Change(canonicalValue: value, extraMembers: ["sig"])
+        guard let text = value.objectValue?["sig"]?.stringValue else {
+            throw ValidationError(record: "change \(change.id.canonical)", field: "sig", rule: "is required: the HMAC-SHA256 of the change in hex")
+        }
+        guard let signature = Hex.decode(text), signature.count == 32 else {
+            throw ValidationError(record: "change \(change.id.canonical)", field: "sig", rule: "must be 64 lowercase hex digits")
+        }
+        self.init(change: change, signature: signature)
+    }
+}
+
+/// Lowercase hexadecimal, the text form of keys and signatures.
+public enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes lowercase hex only.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count / 2)
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var index = 0
+        while index < utf8.count {
+            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+}

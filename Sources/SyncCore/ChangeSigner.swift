@@ -1,0 +1,43 @@
+import Crypto
+
+/// A device's 256-bit secret, shared with the server at enrollment and never sent again.
+///
+/// It has no `description`: printing a key by accident prints nothing of it.
+public struct DeviceKey: Sendable, CustomStringConvertible {
+    public let symmetricKey: SymmetricKey
+
+    public init(symmetricKey: SymmetricKey) {
+        precondition(symmetricKey.bitCount == 256, "device keys are 256 bits")
+        self.symmetricKey = symmetricKey
+    }
+
+    /// A fresh random key.
+    public static func generate() -> DeviceKey {
+        DeviceKey(symmetricKey: SymmetricKey(size: .bits256))
+    }
+
+    /// Reads 64 lowercase hex digits.
+    public init?(hex: String) {
+        guard let bytes = Hex.decode(hex), bytes.count == 32 else { return nil }
+        self.init(symmetricKey: SymmetricKey(data: bytes))
+    }
+
+    /// The key as 64 hex digits, for the key file and the enrollment response only.
+    public var hexForStorage: String {
+        symmetricKey.withUnsafeBytes { Hex.encode($0) }
+    }
+
+    public var description: String { "DeviceKey(redacted)" }
+}
+
+/// Signs changes with a device key and checks signatures in constant time.
+public enum ChangeSigner {
+    public static func sign(_ change: Change, with key: DeviceKey) -> SignedChange {
+        SignedChange(change: change, signature: Array(HMAC<SHA256>.authenticationCode(for: change.canonicalBytes, using: key.symmetricKey)))
+    }
+
+    /// Whether `signed.signature` is the HMAC of the change under `key`, compared in constant time.
+    public static func isValid(_ signed: SignedChange, key: DeviceKey) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(signed.signature, authenticating: signed.change.canonicalBytes, using: key.symmetricKey)
+    }
+}

@@ -1,0 +1,59 @@
+/// A non-negative decimal number kept as its canonical text ("37.5", "0.25", "250").
+///
+/// Doses and temperatures must survive every hop exactly as typed: no binary floating point is
+/// involved in storing, signing or comparing them. The canonical text has no sign, no leading zeros
+/// (but "0.5"), no trailing fractional zeros and no exponent.
+public struct DecimalText: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let text: String
+
+    /// At most this many digits after the point; more precision than that is a typing slip, not a dose.
+    public static let maxFractionDigits = 4
+    /// At most this many digits before the point.
+    public static let maxIntegerDigits = 7
+    private static let fractionScale: Int64 = (0..<maxFractionDigits).reduce(1) { value, _ in value * 10 }
+
+    /// Accepts the canonical text only.
+    public init?(canonical text: String) {
+        guard let parsed = DecimalText(parsing: text), parsed.text == text else { return nil }
+        self = parsed
+    }
+
+    /// Accepts what a person types ("37,5" is not accepted, "37.50", "037.5" and ".5" are) and
+    /// normalises it. Returns nil for anything else, including negative numbers.
+    public init?(parsing input: String) {
+        let parts = input.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 1 || parts.count == 2 else { return nil }
+        var integer = Substring(parts[0])
+        var fraction = parts.count == 2 ? Substring(parts[1]) : ""
+        guard !(integer.isEmpty && fraction.isEmpty) else { return nil }
+        guard integer.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit) else { return nil }
+        while integer.count > 1, integer.first == "0" { integer = integer.dropFirst() }
+        if integer.isEmpty { integer = "0" }
+        while fraction.last == "0" { fraction = fraction.dropLast() }
+        guard integer.count <= Self.maxIntegerDigits, fraction.count <= Self.maxFractionDigits else { return nil }
+        text = fraction.isEmpty ? String(integer) : "\(integer).\(fraction)"
+    }
+
+    /// The value as a Double, for range checks and charts only (never for storage).
+    public var doubleValue: Double { Double(text)! }
+
+    public var isZero: Bool { text == "0" }
+
+    public var description: String { text }
+
+    public static func < (lhs: DecimalText, rhs: DecimalText) -> Bool {
+        lhs.scaled < rhs.scaled
+    }
+
+    /// The value times 10^maxFractionDigits, exact.
+    private var scaled: Int64 {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        let padded = fraction + String(repeating: "0", count: Self.maxFractionDigits - fraction.count)
+        return Int64(parts[0])! * Self.fractionScale + Int64(padded)!
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+}

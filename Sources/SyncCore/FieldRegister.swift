@@ -1,0 +1,72 @@
+import Foundation
+
+/// One value of one field, as written by one change.
+public struct FieldEntry: Hashable, Sendable, Comparable {
+    public let value: JSONValue
+    public let stamp: Stamp
+    public let change: UUID
+
+    public init(value: JSONValue, stamp: Stamp, change: UUID) {
+        self.value = value
+        self.stamp = stamp
+        self.change = change
+    }
+
+    /// Last-writer-wins order: the greater (HLC, author) wins. Honest devices never reuse a stamp; the
+    /// change id only keeps replicas in agreement should a faulty one do so.
+    public static func < (lhs: FieldEntry, rhs: FieldEntry) -> Bool {
+        if lhs.stamp != rhs.stamp { return lhs.stamp < rhs.stamp }
+        return lhs.change.canonical < rhs.change.canonical
+    }
+}
+
+/// The merged state of one field of one record: the winning value and the values no later edit has
+/// superseded knowingly ("heads"). A head other than the winner is an open conflict: a concurrent edit
+/// that last-writer-wins overrode, kept until someone edits the field having seen it.
+///
+/// Heads are a function of the set of changes applied, not of their order: a change's value is a head
+/// unless some change lists its stamp in `seen`. That is what makes conflicts identical on every replica.
+public struct FieldRegister: Hashable, Sendable {
+    public private(set) var winner: FieldEntry
+    /// Sorted ascending; always contains the winner.
+    public private(set) var heads: [FieldEntry]
+
+    /// A register holding one value, superseded already if a known change has seen it.
+    public init(_ entry: FieldEntry, superseded: Bool = false) {
+        winner = entry
+        heads = superseded ? [] : [entry]
+    }
+
+    /// Rebuilds a register from stored state.
+    public init(winner: FieldEntry, heads: [FieldEntry]) {
+        self.winner = winner
+        self.heads = heads.sorted()
+    }
+
+    /// Merges one value in.
+    /// - Parameters:
+    ///   - entry: the value, stamp and change id.
+    ///   - seen: the stamps the author had seen for this field; those values are superseded now.
+    ///   - superseded: whether an already-applied change has listed `entry.stamp` in its `seen`.
+    /// - Returns: whether the winning value changed.
+    @discardableResult
+    public mutating func apply(_ entry: FieldEntry, seen: [Stamp], superseded: Bool) -> Bool {
+        let winnerChanged = winner < entry
+        if winnerChanged { winner = entry }
+        if !seen.isEmpty {
+            let seenSet = Set(seen)
+            heads.removeAll { seenSet.contains($0.stamp) }
+        }
+        if !superseded, !heads.contains(entry) {
+            heads.append(entry)
+            heads.sort()
+        }
+        return winnerChanged
+    }
+
+    /// The values last-writer-wins overrode that nobody has seen and edited over yet.
+    public var overridden: [FieldEntry] { heads.filter { $0 != winner } }
+
+    /// What a new local edit of this field must list as `seen`: every value its author is shown.
+    public var stampsToSee: [Stamp] { heads.map(\.stamp) }
+}

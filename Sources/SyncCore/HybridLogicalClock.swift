@@ -1,0 +1,123 @@
+import Foundation
+
+/// A hybrid logical clock timestamp: wall-clock milliseconds since the Unix epoch and a counter that
+/// orders events within one millisecond (and keeps the clock moving when the wall clock steps back).
+///
+/// Its text form is the 64-bit value `millis << 16 | counter` as 16 lowercase hex digits, so that
+/// comparing the text compares the timestamps.
+public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let millis: Int64
+    public let counter: UInt16
+
+    /// The largest wall time that fits the 48 bits of the packed form (year 10889).
+    public static let maxMillis: Int64 = (1 << 47) - 1
+
+    public init(millis: Int64, counter: UInt16) {
+        precondition((0...Self.maxMillis).contains(millis), "HLC millis out of range")
+        self.millis = millis
+        self.counter = counter
+    }
+
+    public init(packed: Int64) {
+        self.init(millis: packed >> 16, counter: UInt16(truncatingIfNeeded: packed & 0xFFFF))
+    }
+
+    /// The 64-bit packed form: wall milliseconds in the high 48 bits, the counter in the low 16.
+    public var packed: Int64 { millis << 16 | Int64(counter) }
+
+    /// The 16-hex-digit text form.
+    public var text: String {
+        let hex = String(UInt64(packed), radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Parses the 16-hex-digit text form only.
+    public init?(text: String) {
+        guard text.utf8.count == 16,
+            text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
+            let packed = UInt64(text, radix: 16), packed <= UInt64(Self.maxMillis) << 16 | 0xFFFF
+        else { return nil }
+        self.init(packed: Int64(packed))
+    }
+
+    public var date: Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
+
+    public var description: String { text }
+
+    public static func < (lhs: HLC, rhs: HLC) -> Bool { lhs.packed < rhs.packed }
+}
+
+/// Who wrote a value and when: the total order of last-writer-wins. Ties of the clock are broken by
+/// the author's device id, so two devices never produce equal stamps.
+///
+/// Text form: `<hlc text>@<device uuid>`; comparing texts compares stamps.
+public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let hlc: HLC
+    public let device: UUID
+
+    public init(hlc: HLC, device: UUID) {
+        self.hlc = hlc
+        self.device = device
+    }
+
+    public var text: String { "\(hlc.text)@\(device.canonical)" }
+
+    public init?(text: String) {
+        let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let hlc = HLC(text: String(parts[0])), let device = UUID(canonical: String(parts[1])) else {
+            return nil
+        }
+        self.init(hlc: hlc, device: device)
+    }
+
+    public var description: String { text }
+
+    public static func < (lhs: Stamp, rhs: Stamp) -> Bool {
+        if lhs.hlc != rhs.hlc { return lhs.hlc < rhs.hlc }
+        return lhs.device.canonical < rhs.device.canonical
+    }
+}
+
+/// The hybrid logical clock of one device (Kulkarni et al., 2014).
+///
+/// It never goes backwards, even when the wall clock does, and after `receive(_:)` every timestamp it
+/// issues is greater than the one received: an edit made after seeing another edit wins over it.
+public struct HybridLogicalClock: Sendable, Equatable {
+    /// The latest timestamp issued or received.
+    public private(set) var last: HLC
+
+    public init(last: HLC = HLC(millis: 0, counter: 0)) {
+        self.last = last
+    }
+
+    /// The timestamp of a new local event, given the wall clock in Unix milliseconds.
+    public mutating func tick(wallMillis: Int64) -> HLC {
+        last = Self.successor(of: last, wallMillis: wallMillis)
+        return last
+    }
+
+    /// Advances past a timestamp seen in a change from another device.
+    public mutating func receive(_ remote: HLC) {
+        if remote > last { last = remote }
+    }
+
+    private static func successor(of last: HLC, wallMillis: Int64) -> HLC {
+        let wall = min(max(wallMillis, 0), HLC.maxMillis)
+        if wall > last.millis { return HLC(millis: wall, counter: 0) }
+        if last.counter < UInt16.max { return HLC(millis: last.millis, counter: last.counter + 1) }
+        // Counter exhausted within one millisecond: borrow the next millisecond rather than repeat.
+        return HLC(millis: last.millis + 1, counter: 0)
+    }
+
+    /// Whether a timestamp lies more than `maxSkew` seconds ahead of the wall clock: the sign of a device
+    /// whose clock is wrong. Such a change would win every later edit, so the server refuses it.
+    public static func isTooFarAhead(_ hlc: HLC, wallMillis: Int64, maxSkew: Duration) -> Bool {
+        let skewMillis = maxSkew.components.seconds * 1000 + maxSkew.components.attoseconds / 1_000_000_000_000_000
+        return hlc.millis - wallMillis > skewMillis
+    }
+
+    /// The wall clock now, in Unix milliseconds.
+    public static func wallMillisNow() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1000)
+    }
+}

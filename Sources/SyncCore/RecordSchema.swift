@@ -1,0 +1,245 @@
+import Foundation
+
+/// The two kinds of diary record. A record's type is fixed when it is created and never changes.
+public enum RecordType: String, Sendable, CaseIterable, Hashable, Codable {
+    case flare
+    case treatment
+
+    /// The fields a record of this type may carry, in display order.
+    public var fields: [FieldRule] {
+        switch self {
+        case .flare: RecordSchema.flareFields
+        case .treatment: RecordSchema.treatmentFields
+        }
+    }
+
+    public func rule(for field: String) -> FieldRule? {
+        fields.first { $0.name == field }
+    }
+}
+
+/// What a field holds and which values it accepts.
+public enum FieldKind: Sendable, Equatable {
+    /// A calendar date, `YYYY-MM-DD`.
+    case date
+    /// A date, or a date and time with seconds and a UTC offset (`2026-03-04T08:30:00+01:00`).
+    case dateOrDateTime
+    /// A non-empty list of distinct body sites.
+    case siteList
+    /// A whole number within the range.
+    case integer(ClosedRange<Int64>)
+    case boolean
+    /// A decimal (sent as canonical text, such as "37.5") within the range.
+    case decimal(ClosedRange<DecimalText>)
+    /// Text of at most `maxLength` characters; single-line text refuses line breaks.
+    case text(maxLength: Int, multiline: Bool)
+    /// One of a fixed list of words.
+    case choice([String])
+    /// The id of another record (a canonical UUID).
+    case recordID
+    /// A treatment's dose and unit, which merge as one value: `{"dose": "250", "unit": "mg"}`.
+    case dosage
+}
+
+/// One field of a record type: its wire name, what it accepts and whether a record must have it.
+public struct FieldRule: Sendable, Equatable {
+    public let name: String
+    public let kind: FieldKind
+    public let required: Bool
+
+    public init(_ name: String, _ kind: FieldKind, required: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.required = required
+    }
+}
+
+/// A value refused by the diary's rules, naming the record, the field and the rule in plain words.
+/// The CLI prints it as it is and the server returns it in its JSON error.
+public struct ValidationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The record, as a person would name it: "flare 0193a5c3-…" or "new treatment".
+    public let record: String
+    public let field: String
+    /// The rule that was broken, worded to follow the field name: "must be a whole number from 0 to 10 (got 11)".
+    public let rule: String
+
+    public init(record: String, field: String, rule: String) {
+        self.record = record
+        self.field = field
+        self.rule = rule
+    }
+
+    public var description: String { "\(record): \(field) \(rule)" }
+}
+
+/// The rules of SPEC section 2, written once for client and server.
+public enum RecordSchema {
+    /// Deletion is a field like any other: a tombstone that syncs, and that `false` restores.
+    public static let deleted = FieldRule("deleted", .boolean)
+
+    public static let notesLimit = 4_000
+    public static let nameLimit = 200
+    static let notes = FieldRule("notes", .text(maxLength: notesLimit, multiline: true))
+
+    public static let treatmentKinds = [
+        "nsaid", "steroid", "antibiotic", "bisphosphonate", "biologic", "dmard", "analgesic", "surgery", "physiotherapy", "other",
+    ]
+    public static let doseUnits = ["mg", "mg/kg", "g", "ml", "IU", "tablet"]
+    public static let routes = ["oral", "iv", "sc", "im", "topical", "other"]
+
+    static let flareFields: [FieldRule] = [
+        FieldRule("started", .date, required: true),
+        FieldRule("ended", .date),
+        FieldRule("sites", .siteList, required: true),
+        FieldRule("pain", .integer(0...10), required: true),
+        FieldRule("swelling", .boolean),
+        FieldRule("redness", .boolean),
+        FieldRule("warmth", .boolean),
+        FieldRule("limp", .boolean),
+        FieldRule("fever_c", .decimal(DecimalText(canonical: "34")!...DecimalText(canonical: "43")!)),
+        notes,
+        deleted,
+    ]
+
+    static let treatmentFields: [FieldRule] = [
+        FieldRule("kind", .choice(treatmentKinds), required: true),
+        FieldRule("name", .text(maxLength: nameLimit, multiline: false), required: true),
+        FieldRule("dosage", .dosage),
+        FieldRule("route", .choice(routes)),
+        FieldRule("started", .dateOrDateTime, required: true),
+        FieldRule("ended", .dateOrDateTime),
+        FieldRule("flare", .recordID),
+        notes,
+        deleted,
+    ]
+
+    /// Checks the fields one change sets: every name known for the type, every value valid, no required
+    /// field cleared. A change may set any subset of fields; see `validateNewRecord` for creation.
+    public static func validateChange(type: RecordType, fields: [String: JSONValue], record: String) throws(ValidationError) {
+        guard !fields.isEmpty else {
+            throw ValidationError(record: record, field: "fields", rule: "must set at least one field")
+        }
+        for name in fields.keys.sorted() {
+            guard let rule = type.rule(for: name) else {
+                throw ValidationError(
+                    record: record, field: name,
+                    rule: "is not a field of a \(type.rawValue) (fields: \(type.fields.map(\.name).joined(separator: ", ")))"
+                )
+            }
+            try validate(fields[name]!, against: rule, record: record)
+        }
+    }
+
+    /// Checks the fields of a record being created: as `validateChange`, and every required field present.
+    public static func validateNewRecord(type: RecordType, fields: [String: JSONValue], record: String) throws(ValidationError) {
+        for rule in type.fields where rule.required && (fields[rule.name] ?? .null).isNull {
+            throw ValidationError(record: record, field: rule.name, rule: "is required")
+        }
+        try validateChange(type: type, fields: fields, record: record)
+    }
+
+    /// Cross-field oddities that a field-by-field merge can produce. They are shown, never refused:
+    /// refusing them would make a merge fail.
+    public static func warnings(type: RecordType, fields: [String: JSONValue]) -> [String] {
+        var warnings: [String] = []
+        for rule in type.fields where rule.required && (fields[rule.name] ?? .null).isNull {
+            warnings.append("\(rule.name) is missing (not all of this record's changes have arrived yet)")
+        }
+        if let started = fields["started"]?.stringValue, let ended = fields["ended"]?.stringValue,
+            CalendarText.isBefore(ended, started)
+        {
+            warnings.append("ended (\(ended)) is before started (\(started))")
+        }
+        return warnings
+    }
+
+    /// Checks one value against its rule. `null` clears an optional field.
+    public static func validate(_ value: JSONValue, against rule: FieldRule, record: String) throws(ValidationError) {
+        func refuse(_ text: String) -> ValidationError { ValidationError(record: record, field: rule.name, rule: text) }
+        if value.isNull {
+            if rule.required { throw refuse("is required and cannot be cleared") }
+            return
+        }
+        switch rule.kind {
+        case .date:
+            guard let text = value.stringValue, CalendarText.isDate(text) else {
+                throw refuse("must be a date written YYYY-MM-DD (got \(shown(value)))")
+            }
+        case .dateOrDateTime:
+            guard let text = value.stringValue, CalendarText.isDate(text) || CalendarText.isDateTime(text) else {
+                throw refuse("must be a date (YYYY-MM-DD) or a date and time with offset (YYYY-MM-DDTHH:MM:SS+01:00 or …Z) (got \(shown(value)))")
+            }
+        case .siteList:
+            guard let items = value.arrayValue else { throw refuse("must be a list of body sites (got \(value.typeName))") }
+            guard !items.isEmpty else { throw refuse("must name at least one body site") }
+            var seen: Set<String> = []
+            for item in items {
+                guard let text = item.stringValue else { throw refuse("must be a list of body sites (got \(item.typeName) in it)") }
+                guard BodySite(text) != nil else { throw refuse("has \(BodySite.explainInvalid(text))") }
+                guard seen.insert(text).inserted else { throw refuse("lists \(text) twice") }
+            }
+        case .integer(let range):
+            guard let number = value.intValue, range.contains(number) else {
+                throw refuse("must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \(shown(value)))")
+            }
+        case .boolean:
+            guard value.boolValue != nil else { throw refuse("must be true or false (got \(shown(value)))") }
+        case .decimal(let range):
+            guard let text = value.stringValue, let number = DecimalText(canonical: text) else {
+                throw refuse(
+                    "must be a decimal number written as text, such as \"37.5\", with at most \(DecimalText.maxFractionDigits) decimals (got \(shown(value)))"
+                )
+            }
+            guard range.contains(number) else {
+                throw refuse("must be from \(range.lowerBound) to \(range.upperBound) (got \(number))")
+            }
+        case .text(let maxLength, let multiline):
+            guard let text = value.stringValue else { throw refuse("must be text (got \(value.typeName))") }
+            guard text.count <= maxLength else { throw refuse("must be at most \(maxLength) characters (got \(text.count))") }
+            if let bad = text.unicodeScalars.first(where: { isRefusedControl($0, multiline: multiline) }) {
+                throw refuse(
+                    multiline
+                        ? "must not contain control characters (found U+\(String(bad.value, radix: 16, uppercase: true)))"
+                        : "must be a single line of text without control characters")
+            }
+            if rule.required, text.allSatisfy(\.isWhitespace) { throw refuse("must not be empty") }
+        case .choice(let options):
+            guard let text = value.stringValue, options.contains(text) else {
+                throw refuse("must be one of \(options.joined(separator: ", ")) (got \(shown(value)))")
+            }
+        case .recordID:
+            guard let text = value.stringValue, UUID(canonical: text) != nil else {
+                throw refuse("must be a record id (a lowercase UUID) (got \(shown(value)))")
+            }
+        case .dosage:
+            try validateDosage(value, refuse: refuse)
+        }
+    }
+
+    private static func validateDosage(_ value: JSONValue, refuse: (String) -> ValidationError) throws(ValidationError) {
+        guard let members = value.objectValue else { throw refuse("must be an object with dose and unit (got \(value.typeName))") }
+        if let extra = members.keys.sorted().first(where: { $0 != "dose" && $0 != "unit" }) {
+            throw refuse("has an unknown member \"\(extra)\" (only dose and unit)")
+        }
+        guard let doseText = members["dose"]?.stringValue else { throw refuse("needs a dose, written as text such as \"250\"") }
+        guard let dose = DecimalText(canonical: doseText) else {
+            throw refuse("dose must be a decimal number such as \"2.5\" with at most \(DecimalText.maxFractionDigits) decimals (got \"\(doseText)\")")
+        }
+        guard !dose.isZero else { throw refuse("dose must be greater than 0") }
+        guard let unit = members["unit"]?.stringValue else {
+            throw refuse("needs a unit when a dose is given (one of \(doseUnits.joined(separator: ", ")))")
+        }
+        guard doseUnits.contains(unit) else { throw refuse("unit must be one of \(doseUnits.joined(separator: ", ")) (got \"\(unit)\")") }
+    }
+
+    private static func isRefusedControl(_ scalar: Unicode.Scalar, multiline: Bool) -> Bool {
+        if multiline, scalar == "\n" || scalar == "\t" || scalar == "\r" { return false }
+        return scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+    }
+
+    /// A value as it should appear inside an error message: short and unambiguous.
+    static func shown(_ value: JSONValue) -> String {
+        let text = value.canonicalString
+        return text.count > 60 ? String(text.prefix(57)) + "…" : text
+    }
+}
