@@ -38,6 +38,11 @@ public enum ChangeSigner {
 
     /// Whether `signed.signature` is the HMAC of the change under `key`, compared in constant time.
     public static func isValid(_ signed: SignedChange, key: DeviceKey) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(signed.signature, authenticating: signed.change.canonicalBytes, using: key.symmetricKey)
+        isValid(signature: signed.signature, for: signed.change.canonicalBytes, key: key)
+    }
+
+    /// Whether `signature` is the HMAC of `bytes` under `key`, compared in constant time.
+    public static func isValid(signature: [UInt8], for bytes: [UInt8], key: DeviceKey) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: bytes, using: key.symmetricKey)
     }
 }

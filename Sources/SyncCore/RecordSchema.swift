@@ -199,7 +199,7 @@ public enum RecordSchema {
             if let bad = text.unicodeScalars.first(where: { isRefusedControl($0, multiline: multiline) }) {
                 throw refuse(
                     multiline
-                        ? "must not contain control characters (found U+\(String(bad.value, radix: 16, uppercase: true)))"
+                        ? "must not contain control characters (found U+\(codePoint(bad)))"
                         : "must be a single line of text without control characters")
             }
             if rule.required, text.allSatisfy(\.isWhitespace) { throw refuse("must not be empty") }
@@ -235,6 +235,11 @@ public enum RecordSchema {
     private static func isRefusedControl(_ scalar: Unicode.Scalar, multiline: Bool) -> Bool {
         if multiline, scalar == "\n" || scalar == "\t" || scalar == "\r" { return false }
         return scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+    }
+
+    private static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// A value as it should appear inside an error message: short and unambiguous.

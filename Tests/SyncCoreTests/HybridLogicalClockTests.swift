@@ -1,0 +1,90 @@
+import Foundation
+import SyncCore
+import Testing
+
+struct HybridLogicalClockTests {
+    @Test func wallClockSteppingBackNeverMovesTheClockBackwards() {
+        var clock = HybridLogicalClock()
+        let first = clock.tick(wallMillis: 1_000_000)
+        let afterStepBack = clock.tick(wallMillis: 400_000)
+        let later = clock.tick(wallMillis: 400_001)
+        #expect(first < afterStepBack)
+        #expect(afterStepBack < later)
+        #expect(afterStepBack.millis == 1_000_000 && afterStepBack.counter == 1)
+    }
+
+    @Test func sameMillisecondIncrementsTheCounterAndANewOneResetsIt() {
+        var clock = HybridLogicalClock()
+        #expect(clock.tick(wallMillis: 5) == HLC(millis: 5, counter: 0))
+        #expect(clock.tick(wallMillis: 5) == HLC(millis: 5, counter: 1))
+        #expect(clock.tick(wallMillis: 6) == HLC(millis: 6, counter: 0))
+    }
+
+    @Test func exhaustedCounterBorrowsTheNextMillisecond() {
+        var clock = HybridLogicalClock(last: HLC(millis: 9, counter: .max))
+        #expect(clock.tick(wallMillis: 9) == HLC(millis: 10, counter: 0))
+    }
+
+    @Test func receivingAFarAheadTimestampAdvancesEveryLaterEditPastIt() {
+        var clock = HybridLogicalClock()
+        _ = clock.tick(wallMillis: 1_000)
+        let remote = HLC(millis: 9_000_000, counter: 42)
+        clock.receive(remote)
+        let next = clock.tick(wallMillis: 1_001)
+        #expect(next > remote)
+        #expect(next == HLC(millis: 9_000_000, counter: 43))
+        // A remote timestamp from the past changes nothing.
+        clock.receive(HLC(millis: 5, counter: 0))
+        #expect(clock.tick(wallMillis: 1_002) > next)
+    }
+
+    @Test func equalClocksAreOrderedByDeviceId() {
+        let hlc = HLC(millis: 1_732_500_000_000, counter: 0)
+        let low = Stamp(hlc: hlc, device: Fixture.parent)
+        let high = Stamp(hlc: hlc, device: Fixture.otherParent)
+        #expect(low < high)
+        #expect(!(high < low))
+        #expect(Stamp(hlc: HLC(millis: hlc.millis, counter: 1), device: Fixture.parent) > high, "the clock decides before the device")
+    }
+
+    @Test func textFormsRoundTripAndSortLikeTheValues() throws {
+        let stamps = [
+            Stamp(hlc: HLC(millis: 0, counter: 0), device: Fixture.otherParent),
+            Stamp(hlc: HLC(millis: 1_732_500_000_000, counter: 0), device: Fixture.parent),
+            Stamp(hlc: HLC(millis: 1_732_500_000_000, counter: 0), device: Fixture.otherParent),
+            Stamp(hlc: HLC(millis: 1_732_500_000_000, counter: 17), device: Fixture.parent),
+            Stamp(hlc: HLC(millis: HLC.maxMillis, counter: .max), device: Fixture.parent),
+        ]
+        #expect(stamps == stamps.sorted())
+        #expect(stamps.map(\.text) == stamps.map(\.text).sorted())
+        for stamp in stamps {
+            #expect(Stamp(text: stamp.text) == stamp)
+            #expect(HLC(text: stamp.hlc.text) == stamp.hlc)
+        }
+        #expect(HLC(millis: 1_732_500_000_000, counter: 3).text == "0193610c0d000003")
+    }
+
+    @Test(arguments: ["0193610C0D000003", "193610c0d000003", "0193610c0d00000g", "ffffffffffffffff"])
+    func malformedHLCTextIsRefused(text: String) {
+        #expect(HLC(text: text) == nil)
+    }
+
+    @Test func skewCheckRefusesOnlyTimestampsBeyondTheAllowance() {
+        let now: Int64 = 1_732_500_000_000
+        let fiveMinutes = Duration.seconds(300)
+        #expect(!HybridLogicalClock.isTooFarAhead(HLC(millis: now + 300_000, counter: 9), wallMillis: now, maxSkew: fiveMinutes))
+        #expect(HybridLogicalClock.isTooFarAhead(HLC(millis: now + 300_001, counter: 0), wallMillis: now, maxSkew: fiveMinutes))
+        #expect(!HybridLogicalClock.isTooFarAhead(HLC(millis: now - 86_400_000, counter: 0), wallMillis: now, maxSkew: fiveMinutes))
+    }
+
+    @Test func version7IdsCarryTheirTimeAndSortByIt() {
+        var generator = SystemRandomNumberGenerator()
+        let early = UUID.version7(millis: 1_732_500_000_000, using: &generator)
+        let late = UUID.version7(millis: 1_732_500_000_001, using: &generator)
+        #expect(early.canonical < late.canonical)
+        #expect(early.canonical.hasPrefix("0193610c-0d00-7"))
+        #expect(["8", "9", "a", "b"].contains(early.canonical[early.canonical.index(early.canonical.startIndex, offsetBy: 19)]))
+        #expect(UUID(canonical: early.canonical) == early)
+        #expect(UUID(canonical: early.canonical.uppercased()) == nil)
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import SyncCore
+import Testing
+
+struct RecordValidationTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let type: RecordType
+        let field: String
+        let value: JSONValue
+        let message: String
+        var testDescription: String { "\(type.rawValue).\(field) = \(value.canonicalString)" }
+    }
+
+    static let refused: [Case] = [
+        Case(type: .flare, field: "pain", value: 11, message: "pain must be a whole number from 0 to 10 (got 11)"),
+        Case(type: .flare, field: "pain", value: -1, message: "pain must be a whole number from 0 to 10 (got -1)"),
+        Case(type: .flare, field: "pain", value: "7", message: "pain must be a whole number from 0 to 10 (got \"7\")"),
+        Case(type: .flare, field: "pain", value: .null, message: "pain is required and cannot be cleared"),
+        Case(type: .flare, field: "fever_c", value: "43.1", message: "fever_c must be from 34 to 43 (got 43.1)"),
+        Case(type: .flare, field: "fever_c", value: "33.9", message: "fever_c must be from 34 to 43 (got 33.9)"),
+        Case(type: .flare, field: "fever_c", value: "55", message: "fever_c must be from 34 to 43 (got 55)"),
+        Case(type: .flare, field: "fever_c", value: "38.50", message: "fever_c must be a decimal number written as text"),
+        Case(type: .flare, field: "fever_c", value: 38, message: "fever_c must be a decimal number written as text"),
+        Case(type: .flare, field: "started", value: "2024-02-30", message: "started must be a date written YYYY-MM-DD"),
+        Case(type: .flare, field: "started", value: "24-11-2024", message: "started must be a date written YYYY-MM-DD"),
+        Case(type: .flare, field: "ended", value: "2024-11-24T10:00:00Z", message: "ended must be a date written YYYY-MM-DD"),
+        Case(type: .flare, field: "sites", value: [], message: "sites must name at least one body site"),
+        Case(type: .flare, field: "sites", value: ["tibia"], message: "sites has \"tibia\" needs a side: tibia-left or tibia-right"),
+        Case(type: .flare, field: "sites", value: ["spine-left"], message: "sites has \"spine-left\" takes no side: use spine"),
+        Case(type: .flare, field: "sites", value: ["knee-left"], message: "sites has \"knee-left\" is not a known body site"),
+        Case(type: .flare, field: "sites", value: ["femur-left", "femur-left"], message: "sites lists femur-left twice"),
+        Case(type: .flare, field: "sites", value: "femur-left", message: "sites must be a list of body sites (got a string)"),
+        Case(type: .flare, field: "swelling", value: 1, message: "swelling must be true or false (got 1)"),
+        Case(
+            type: .flare, field: "notes", value: .string(String(repeating: "a", count: 4_001)),
+            message: "notes must be at most 4000 characters (got 4001)"),
+        Case(type: .flare, field: "notes", value: "bell\u{07}", message: "notes must not contain control characters (found U+0007)"),
+        Case(type: .flare, field: "kind", value: "nsaid", message: "kind is not a field of a flare"),
+        Case(type: .treatment, field: "kind", value: "vitamin", message: "kind must be one of nsaid, steroid"),
+        Case(type: .treatment, field: "name", value: "", message: "name must not be empty"),
+        Case(type: .treatment, field: "name", value: "naproxen\nibuprofen", message: "name must be a single line"),
+        Case(type: .treatment, field: "name", value: .string(String(repeating: "n", count: 201)), message: "name must be at most 200 characters"),
+        Case(type: .treatment, field: "dosage", value: ["dose": "250"], message: "dosage needs a unit when a dose is given"),
+        Case(type: .treatment, field: "dosage", value: ["unit": "mg"], message: "dosage needs a dose"),
+        Case(type: .treatment, field: "dosage", value: ["dose": "0", "unit": "mg"], message: "dosage dose must be greater than 0"),
+        Case(type: .treatment, field: "dosage", value: ["dose": "-5", "unit": "mg"], message: "dosage dose must be a decimal number"),
+        Case(type: .treatment, field: "dosage", value: ["dose": "5", "unit": "drops"], message: "dosage unit must be one of mg, mg/kg"),
+        Case(type: .treatment, field: "dosage", value: ["dose": "5", "unit": "mg", "per": "day"], message: "dosage has an unknown member \"per\""),
+        Case(type: .treatment, field: "route", value: "nasal", message: "route must be one of oral, iv, sc, im, topical, other"),
+        Case(type: .treatment, field: "started", value: "2024-11-24T08:30", message: "started must be a date (YYYY-MM-DD) or a date and time"),
+        Case(type: .treatment, field: "started", value: "2024-11-24T24:00:00Z", message: "started must be a date (YYYY-MM-DD) or a date and time"),
+        Case(type: .treatment, field: "flare", value: "not-an-id", message: "flare must be a record id"),
+        Case(type: .treatment, field: "deleted", value: "yes", message: "deleted must be true or false"),
+    ]
+
+    @Test(arguments: refused)
+    func invalidValueIsRefusedNamingRecordFieldAndRule(_ testCase: Case) {
+        let error = #expect(throws: ValidationError.self) {
+            try RecordSchema.validateChange(type: testCase.type, fields: [testCase.field: testCase.value], record: "flare 42")
+        }
+        #expect(error?.record == "flare 42")
+        #expect(error?.field == testCase.field)
+        #expect(error?.description.hasPrefix("flare 42: \(testCase.message)") == true, "\(String(describing: error))")
+    }
+
+    static let accepted: [(RecordType, String, JSONValue)] = [
+        (.flare, "pain", 0), (.flare, "pain", 10),
+        (.flare, "fever_c", "34"), (.flare, "fever_c", "43"), (.flare, "fever_c", "37.5"), (.flare, "fever_c", "38.1234"),
+        (.flare, "fever_c", .null),
+        (.flare, "started", "2024-02-29"), (.flare, "started", "1900-01-01"), (.flare, "started", "2199-12-31"),
+        (.flare, "sites", ["tibia-left", "tibia-right", "spine", "other-foot-left", "spine-lumbar"]),
+        (.flare, "notes", .string(String(repeating: "é", count: 4_000))), (.flare, "notes", "line one\nline two\ttabbed"),
+        (.flare, "limp", false), (.flare, "deleted", true),
+        (.treatment, "dosage", ["dose": "0.0001", "unit": "mg/kg"]), (.treatment, "dosage", ["dose": "1", "unit": "tablet"]),
+        (.treatment, "dosage", .null),
+        (.treatment, "started", "2024-11-24"), (.treatment, "started", "2024-11-24T08:30:00Z"),
+        (.treatment, "started", "2024-11-24T08:30:00+01:00"), (.treatment, "ended", "2024-11-24T23:59:59-14:00"),
+        (.treatment, "name", .string(String(repeating: "n", count: 200))),
+        (.treatment, "flare", "0193a5c3-1d2e-7a40-9f00-2b7c4d5e6f70"),
+    ]
+
+    @Test(arguments: accepted)
+    func boundaryValueIsAccepted(type: RecordType, field: String, value: JSONValue) throws {
+        try RecordSchema.validateChange(type: type, fields: [field: value], record: "r")
+    }
+
+    @Test func aNewRecordNeedsEveryRequiredField() {
+        for (type, fields, missing) in [
+            (RecordType.flare, ["started": "2024-11-24", "pain": 3] as [String: JSONValue], "sites"),
+            (.treatment, ["kind": "nsaid", "started": "2024-11-24"], "name"),
+        ] {
+            let error = #expect(throws: ValidationError.self) { try RecordSchema.validateNewRecord(type: type, fields: fields, record: "new") }
+            #expect(error?.description == "new: \(missing) is required")
+        }
+    }
+
+    @Test func aCompleteNewRecordIsAccepted() throws {
+        try RecordSchema.validateNewRecord(type: .flare, fields: Fixture.flareFields, record: "new flare")
+        try RecordSchema.validateNewRecord(
+            type: .treatment, fields: ["kind": "biologic", "name": "adalimumab", "started": "2024-11-24"], record: "new treatment")
+    }
+
+    @Test func aChangeSettingNothingIsRefused() {
+        #expect(throws: ValidationError.self) { try RecordSchema.validateChange(type: .flare, fields: [:], record: "r") }
+    }
+
+    @Test func crossFieldOdditiesAreWarningsNotRefusals() throws {
+        let fields: [String: JSONValue] = ["started": "2024-11-24", "ended": "2024-11-20", "sites": ["rib-left"], "pain": 2]
+        try RecordSchema.validateNewRecord(type: .flare, fields: fields, record: "r")
+        #expect(RecordSchema.warnings(type: .flare, fields: fields) == ["ended (2024-11-20) is before started (2024-11-24)"])
+        #expect(RecordSchema.warnings(type: .flare, fields: Fixture.flareFields).isEmpty)
+        #expect(RecordSchema.warnings(type: .flare, fields: ["pain": 2]).count == 2, "started and sites not yet received")
+        // A date-time course that ends the same day it started, in another time zone, is fine.
+        #expect(
+            RecordSchema.warnings(
+                type: .treatment,
+                fields: ["kind": "steroid", "name": "prednisolone", "started": "2024-11-24T08:00:00+01:00", "ended": "2024-11-24T07:30:00Z"]
+            ).isEmpty)
+    }
+
+    @Test func decimalsTypedByAPersonAreNormalised() {
+        #expect(DecimalText(parsing: "37.50")?.text == "37.5")
+        #expect(DecimalText(parsing: "037")?.text == "37")
+        #expect(DecimalText(parsing: ".5")?.text == "0.5")
+        #expect(DecimalText(parsing: "250.")?.text == "250")
+        #expect(DecimalText(parsing: "0.00")?.text == "0")
+        for bad in ["", ".", "-1", "1e3", "37,5", "1.23456", "12345678", " 37"] {
+            #expect(DecimalText(parsing: bad) == nil, "\(bad)")
+        }
+        #expect(DecimalText(canonical: "37.50") == nil)
+        #expect(DecimalText(canonical: "9.99")! < DecimalText(canonical: "10")!)
+    }
+
+    @Test func everyVocabularySiteIsValidAndSidesAreOnlyOnPairedBones() {
+        #expect(BodySite.allSites.count == BodySite.pairedBones.count * 2 + BodySite.unpairedBones.count)
+        for site in BodySite.allSites { #expect(BodySite(site)?.text == site) }
+        #expect(BodySite("tibia-left")?.side == .left)
+        #expect(BodySite("sternum")?.side == nil)
+        #expect(BodySite("sternum-left") == nil)
+    }
+}
