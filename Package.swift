@@ -5,10 +5,19 @@ let package = Package(
     name: "CareSync",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "SyncCore", targets: ["SyncCore"])
+        .library(name: "SyncCore", targets: ["SyncCore"]),
+        .library(name: "CareSyncServer", targets: ["CareSyncServer"]),
+        .executable(name: "caresync-server", targets: ["caresync-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // No traits: CareSync needs neither swift-configuration nor the URL-encoded form coders, and
+        // an empty trait list spares the rebuilds that SwiftPM 6.3.1's random trait order causes.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
@@ -18,11 +27,39 @@ let package = Package(
             name: "SyncCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The server as a library: the application is built by one function that tests call too.
+        .target(
+            name: "CareSyncServer",
+            dependencies: [
+                "SyncCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Server/Sources/CareSyncServer"
+        ),
+        .executableTarget(
+            name: "caresync-server",
+            dependencies: [
+                "CareSyncServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Server/Sources/caresync-server"
+        ),
         .testTarget(
             name: "SyncCoreTests",
             dependencies: [
                 "SyncCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "CareSyncServerTests",
+            dependencies: [
+                "CareSyncServer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
     ],

@@ -1,0 +1,98 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SyncCore
+
+/// A refusal that reaches the client as JSON naming the problem:
+/// `{"error": {"status": 422, "code": "invalid_field", "message": "...", ...}}`.
+///
+/// Every handler throws these (never a bare error, which Hummingbird would turn into a 500 without a reason).
+public struct APIError: HTTPResponseError, CustomStringConvertible {
+    public let status: HTTPResponse.Status
+    /// A stable machine-readable word, listed in docs/PROTOCOL.md.
+    public let code: String
+    public let message: String
+    /// Further members of the error object, such as the server's clock for a stale signature.
+    public var details: [String: JSONValue] = [:]
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, details: [String: JSONValue] = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var members = details
+        members["status"] = .int(Int64(status.code))
+        members["code"] = .string(code)
+        members["message"] = .string(message)
+        return JSONValue.object(["error": .object(members)]).response(status: status)
+    }
+
+    static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "bad_request", message) }
+
+    static func invalid(_ error: ValidationError, index: Int? = nil) -> APIError {
+        var details: [String: JSONValue] = ["record": .string(error.record), "field": .string(error.field), "rule": .string(error.rule)]
+        if let index { details["index"] = .int(Int64(index)) }
+        let position = index.map { "change #\($0): " } ?? ""
+        return APIError(.unprocessableContent, "invalid_field", position + error.description, details: details)
+    }
+}
+
+extension JSONValue: ResponseGenerator {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response(status: .ok)
+    }
+
+    func response(status: HTTPResponse.Status) -> Response {
+        Response.json(canonicalBytes, status: status)
+    }
+}
+
+extension Response {
+    /// A JSON response from bytes that are JSON already (stored changes are sent as stored).
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// Reading a JSON request body strictly: an object with known members only.
+struct RequestBody {
+    let members: [String: JSONValue]
+
+    init(_ bytes: [UInt8], allowed: Set<String>) throws(APIError) {
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: bytes)
+        } catch {
+            throw .badRequest("the request body is not valid JSON: \(error.description)")
+        }
+        guard let members = value.objectValue else { throw .badRequest("the request body must be a JSON object") }
+        if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw .badRequest("unknown member \"\(unknown)\" in the request body (expected: \(allowed.sorted().joined(separator: ", ")))")
+        }
+        self.members = members
+    }
+
+    func string(_ name: String, required: Bool = true) throws(APIError) -> String? {
+        guard let value = members[name], !value.isNull else {
+            if required { throw .badRequest("\"\(name)\" is required") }
+            return nil
+        }
+        guard let text = value.stringValue else { throw .badRequest("\"\(name)\" must be a string") }
+        return text
+    }
+
+    func int(_ name: String) throws(APIError) -> Int64? {
+        guard let value = members[name], !value.isNull else { return nil }
+        guard let number = value.intValue else { throw .badRequest("\"\(name)\" must be a whole number") }
+        return number
+    }
+}

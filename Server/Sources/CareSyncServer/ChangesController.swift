@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+import SyncCore
+
+/// `POST` and `GET /v1/diaries/{diary}/changes`: push a batch of signed changes, pull pages after a cursor.
+struct ChangesController {
+    let database: ServerDatabase
+    let configuration: ServerConfiguration
+
+    func addRoutes(to group: RouterGroup<CareSyncRequestContext>) {
+        group.post("changes", use: push)
+        group.get("changes", use: pull)
+    }
+
+    /// Verifies every change of the batch before storing any: the pushing device must be its author and
+    /// may write, each value must follow the record rules, each signature must verify with the author's
+    /// key, and no clock may run ahead of the server's by more than the allowed skew.
+    @Sendable func push(_ request: Request, context: CareSyncRequestContext) async throws -> JSONValue {
+        let device = try context.requireDevice()
+        guard device.role.canWrite else {
+            throw APIError(.forbidden, "read_only", "a \(device.role.rawValue) device can read the diary but not change it")
+        }
+        let body = try RequestBody(context.body, allowed: ["changes"])
+        guard let items = body.members["changes"]?.arrayValue else { throw APIError.badRequest("\"changes\" must be a list of changes") }
+        guard items.count <= configuration.maxChangesPerPush else {
+            throw APIError(
+                .contentTooLarge, "too_many_changes", "a push may carry at most \(configuration.maxChangesPerPush) changes (got \(items.count))")
+        }
+        let wallMillis = HybridLogicalClock.wallMillisNow()
+        var batch: [SignedChange] = []
+        batch.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            let signed: SignedChange
+            do {
+                signed = try SignedChange(wireValue: item)
+                try signed.change.validate()
+            } catch {
+                throw APIError.invalid(error, index: index)
+            }
+            let change = signed.change
+            let label = "change #\(index) (\(change.id.canonical))"
+            let details: [String: JSONValue] = ["index": .int(Int64(index))]
+            guard change.author.canonical == device.id else {
+                throw APIError(
+                    .forbidden, "author_mismatch", "\(label) names \(change.author.canonical) as author, but \(device.id) pushed it", details: details
+                )
+            }
+            guard change.diary.canonical == device.diaryId else {
+                throw APIError(
+                    .unprocessableContent, "wrong_diary", "\(label) belongs to diary \(change.diary.canonical), not this one", details: details)
+            }
+            guard !HybridLogicalClock.isTooFarAhead(change.hlc, wallMillis: wallMillis, maxSkew: configuration.maxClockSkew) else {
+                let ahead = (change.hlc.millis - wallMillis) / 1000
+                throw APIError(
+                    .unprocessableContent, "clock_ahead",
+                    "\(label) is stamped \(ahead) s ahead of the server's clock (allowed: \(Int(configuration.maxClockSkew.seconds)) s): this device's clock is wrong; set it right and edit again",
+                    details: details.merging(["server_time_ms": .int(wallMillis)]) { $1 })
+            }
+            guard ChangeSigner.isValid(signed, key: device.deviceKey) else {
+                throw APIError(
+                    .unprocessableContent, "invalid_change_signature", "\(label): the signature does not verify with the author's key",
+                    details: details)
+            }
+            batch.append(signed)
+        }
+        let outcome = try await database.store(batch, diary: device.diaryId)
+        return ["stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest)]
+    }
+
+    /// `?after=CURSOR&limit=N`: the next page. The body is assembled from the stored change bytes.
+    @Sendable func pull(_ request: Request, context: CareSyncRequestContext) async throws -> Response {
+        let device = try context.requireDevice()
+        let after = try Self.integer(request.uri.queryParameters.get("after"), name: "after", default: 0, range: 0...Int64.max)
+        let limit = try Self.integer(
+            request.uri.queryParameters.get("limit"), name: "limit", default: Int64(configuration.defaultPageSize),
+            range: 1...Int64(configuration.maxPageSize))
+        let page = try await database.pull(diary: device.diaryId, after: after, limit: Int(limit))
+        var out: [UInt8] = []
+        out.reserveCapacity(page.bodies.reduce(256) { $0 + $1.count + 1 })
+        out.append(contentsOf: Array(#"{"changes":["#.utf8))
+        for (index, body) in page.bodies.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: body)
+        }
+        let tail: JSONValue = [
+            "epoch": .string(try database.epoch()), "latest": .int(page.latest), "more": .bool(page.remaining > 0), "next": .int(page.next),
+            "remaining": .int(page.remaining),
+        ]
+        out.append(contentsOf: Array("],".utf8))
+        out.append(contentsOf: tail.canonicalBytes.dropFirst())
+        return Response.json(out)
+    }
+
+    static func integer(_ text: String?, name: String, default value: Int64, range: ClosedRange<Int64>) throws(APIError) -> Int64 {
+        guard let text else { return value }
+        guard let number = Int64(text), range.contains(number) else {
+            throw APIError.badRequest("\"\(name)\" must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \"\(text)\")")
+        }
+        return number
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// Everything `caresync-server serve` can be told, with the defaults of SPEC section 4.
+public struct ServerConfiguration: Sendable {
+    public var databasePath = "./caresync.sqlite"
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// How far ahead of the server's clock a change may be stamped.
+    public var maxClockSkew: Duration = .seconds(300)
+    /// How far a request's signature timestamp may be from the server's clock, either way.
+    public var requestWindow: Duration = .seconds(300)
+    /// The largest request body, and the most changes in one push.
+    public var maxBodyBytes = 4 * 1024 * 1024
+    public var maxChangesPerPush = 1_000
+    /// The default and largest page of a pull.
+    public var defaultPageSize = 500
+    public var maxPageSize = 1_000
+    /// How long an invite stays usable unless the owner asks otherwise.
+    public var inviteLifetime: Duration = .seconds(7 * 86_400)
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+
+    public init() {}
+}

@@ -1,0 +1,221 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// The server's SQLite database: a WAL `DatabasePool` with `synchronous=FULL`, so that a change is on
+/// disk before its push is acknowledged. Every write is one transaction: a push batch commits whole or
+/// not at all.
+public final class ServerDatabase: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // Durable on acknowledgement: a kill -9 or power loss right after a push loses nothing.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        self.path = path
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try ServerSchema.migrator.migrate(pool)
+        try pool.write { db in
+            if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM serverIdentity") == 0 {
+                try db.execute(sql: "INSERT INTO serverIdentity (id, epoch) VALUES (1, ?)", arguments: [UUID.version7().canonical])
+            }
+        }
+    }
+
+    /// The server's identity, sent with every pull; a backup copy gets a new one.
+    public func epoch() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT epoch FROM serverIdentity")! }
+    }
+
+    // MARK: Diaries, invites, devices
+
+    /// Creates a diary and its one-time owner invite.
+    public func createDiary(name: String, inviteLifetime: Duration = .seconds(7 * 86_400), now: Date = Date()) throws -> (
+        diary: String, code: String
+    ) {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw APIError.badRequest("the diary needs a name") }
+        let diary = Diary(id: UUID.version7(now: now).canonical, name: trimmed, createdAt: now)
+        let code = InviteCode.generate()
+        try pool.write { db in
+            try diary.insert(db)
+            try Invite(
+                codeHash: InviteCode.hash(code.text), diaryId: diary.id, role: .owner, createdAt: now,
+                expiresAt: now.addingTimeInterval(inviteLifetime.seconds), accessExpiresAt: nil, createdBy: nil
+            ).insert(db)
+        }
+        return (diary.id, code.text)
+    }
+
+    func createInvite(
+        diary: String, role: DeviceRole, lifetime: Duration, accessLifetime: Duration?, createdBy: String, now: Date = Date()
+    ) async throws -> (code: String, expiresAt: Date) {
+        let code = InviteCode.generate()
+        let invite = Invite(
+            codeHash: InviteCode.hash(code.text), diaryId: diary, role: role, createdAt: now, expiresAt: now.addingTimeInterval(lifetime.seconds),
+            accessExpiresAt: accessLifetime.map { now.addingTimeInterval($0.seconds) }, createdBy: createdBy)
+        try await pool.write { db in try invite.insert(db) }
+        return (code.text, invite.expiresAt)
+    }
+
+    /// Exchanges an unused, unexpired invite for a new device and its fresh key, in one transaction so
+    /// that a code can never be used twice. Returns nil if the code is unknown, used or expired.
+    func enroll(code: String, deviceName: String, now: Date = Date()) async throws -> (device: Device, diaryName: String)? {
+        let key = DeviceKey.generate()
+        return try await pool.write { db -> (Device, String)? in
+            guard var invite = try Invite.fetchOne(db, key: InviteCode.hash(code)), invite.usedAt == nil, invite.expiresAt > now,
+                let diary = try Diary.fetchOne(db, key: invite.diaryId)
+            else { return nil }
+            let device = Device(
+                id: UUID.version7(now: now).canonical, diaryId: invite.diaryId, name: deviceName, role: invite.role,
+                key: Data(Hex.decode(key.hexForStorage)!), createdAt: now, accessExpiresAt: invite.accessExpiresAt, revokedAt: nil)
+            try device.insert(db)
+            invite.usedAt = now
+            invite.usedBy = device.id
+            try invite.update(db)
+            return (device, diary.name)
+        }
+    }
+
+    func device(id: String) async throws -> Device? {
+        try await pool.read { db in try Device.fetchOne(db, key: id) }
+    }
+
+    func devices(diary: String) async throws -> [Device] {
+        try await pool.read { db in
+            try Device.filter(Column("diaryId") == diary).order(Column("createdAt"), Column("id")).fetchAll(db)
+        }
+    }
+
+    func diaryName(_ id: String) async throws -> String? {
+        try await pool.read { db in try Diary.fetchOne(db, key: id)?.name }
+    }
+
+    /// Revokes a device of the diary; returns it, or nil if the diary has no such device.
+    func revoke(device id: String, diary: String, now: Date = Date()) async throws -> Device? {
+        try await pool.write { db -> Device? in
+            guard var device = try Device.fetchOne(db, key: id), device.diaryId == diary else { return nil }
+            if device.revokedAt == nil {
+                device.revokedAt = now
+                try device.update(db)
+            }
+            return device
+        }
+    }
+
+    // MARK: Changes
+
+    /// The outcome of a push that was stored.
+    struct PushOutcome: Sendable {
+        var stored = 0
+        var duplicates = 0
+        var latest: Int64 = 0
+    }
+
+    /// Stores a batch of verified changes in one transaction. A change already stored with the same
+    /// bytes is skipped; any refusal rolls the whole batch back.
+    func store(_ batch: [SignedChange], diary: String, now: Date = Date()) async throws -> PushOutcome {
+        let bodies = batch.map { $0.wireValue.canonicalBytes }
+        return try await pool.write { db in
+            var outcome = PushOutcome()
+            for (index, signed) in batch.enumerated() {
+                let change = signed.change
+                if let existing = try Data.fetchOne(db, sql: "SELECT body FROM change WHERE id = ?", arguments: [change.id.canonical]) {
+                    guard Array(existing) == bodies[index] else {
+                        throw APIError(
+                            .conflict, "change_id_reused",
+                            "change #\(index) (\(change.id.canonical)) reuses the id of a stored change with different content",
+                            details: ["index": .int(Int64(index))])
+                    }
+                    outcome.duplicates += 1
+                    continue
+                }
+                if let other = try String.fetchOne(
+                    db, sql: "SELECT id FROM change WHERE author = ? AND hlc = ?", arguments: [change.author.canonical, change.hlc.packed])
+                {
+                    throw APIError(
+                        .conflict, "stamp_reused",
+                        "change #\(index) (\(change.id.canonical)) has the same clock and author as stored change \(other): a device's clock must move forward",
+                        details: ["index": .int(Int64(index))])
+                }
+                try Self.insert(change, body: bodies[index], index: index, now: now, db: db)
+                outcome.stored += 1
+            }
+            outcome.latest = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM change WHERE diaryId = ?", arguments: [diary]) ?? 0
+            return outcome
+        }
+    }
+
+    private static func insert(_ change: Change, body: [UInt8], index: Int, now: Date, db: Database) throws {
+        let diary = change.diary.canonical
+        let record = change.record.canonical
+        if let type = try String.fetchOne(db, sql: "SELECT type FROM record WHERE diaryId = ? AND id = ?", arguments: [diary, record]) {
+            guard type == change.type.rawValue else {
+                throw APIError(
+                    .conflict, "type_changed",
+                    "change #\(index): "
+                        + MergeError.typeChanged(record: change.record, existing: RecordType(rawValue: type)!, attempted: change.type).description,
+                    details: ["index": .int(Int64(index))])
+            }
+        } else {
+            try db.execute(sql: "INSERT INTO record (diaryId, id, type) VALUES (?, ?, ?)", arguments: [diary, record, change.type.rawValue])
+        }
+        try db.execute(
+            sql: "INSERT INTO change (id, diaryId, recordId, type, hlc, author, body, receivedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [change.id.canonical, diary, record, change.type.rawValue, change.hlc.packed, change.author.canonical, Data(body), now])
+        for (field, value) in change.fields {
+            let incoming = FieldEntry(value: value, stamp: change.stamp, change: change.id)
+            let current = try Row.fetchOne(
+                db, sql: "SELECT stamp, changeId FROM fieldValue WHERE diaryId = ? AND recordId = ? AND field = ?",
+                arguments: [diary, record, field])
+            if let current, let stamp = Stamp(text: current["stamp"]), let changeID = UUID(canonical: current["changeId"]),
+                !(FieldEntry(value: .null, stamp: stamp, change: changeID) < incoming)
+            {
+                continue
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO fieldValue (diaryId, recordId, field, value, stamp, changeId) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (diaryId, recordId, field) DO UPDATE SET value = excluded.value, stamp = excluded.stamp, changeId = excluded.changeId
+                    """,
+                arguments: [diary, record, field, value.canonicalString, change.stamp.text, change.id.canonical])
+        }
+    }
+
+    /// One page of a pull.
+    struct PullPage: Sendable {
+        var bodies: [Data]
+        /// The cursor to ask from next: the last change's sequence number, or `after` if none.
+        var next: Int64
+        /// How many changes remain after this page.
+        var remaining: Int64
+        /// The greatest sequence number in the diary; a device holding a greater cursor talks to a restored server.
+        var latest: Int64
+    }
+
+    /// The changes of a diary after a cursor, in the order they were stored. One read transaction, so
+    /// the page and the counts agree even while pushes commit.
+    func pull(diary: String, after cursor: Int64, limit: Int) async throws -> PullPage {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT seq, body FROM change WHERE diaryId = ? AND seq > ? ORDER BY seq LIMIT ?",
+                arguments: [diary, cursor, limit])
+            let next: Int64 = rows.last?["seq"] ?? cursor
+            let remaining =
+                try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM change WHERE diaryId = ? AND seq > ?", arguments: [diary, next]) ?? 0
+            let latest = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM change WHERE diaryId = ?", arguments: [diary]) ?? 0
+            return PullPage(bodies: rows.map { $0["body"] }, next: next, remaining: remaining, latest: latest)
+        }
+    }
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
+    }
+}

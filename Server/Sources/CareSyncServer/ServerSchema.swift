@@ -1,0 +1,79 @@
+import GRDB
+
+/// The server's schema, one named migration per change; a migration is never edited once shipped.
+///
+/// Constraints do the refusing even where Swift code might be wrong: NOT NULL, CHECK, UNIQUE and
+/// foreign keys. The change log is append-only: nothing in the server updates or deletes a change.
+enum ServerSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: diaries, devices, invites, change log, field values") { db in
+            try db.create(table: "serverIdentity") { t in
+                t.primaryKey("id", .integer).check(sql: "id = 1")
+                // Changes when a backup copy is made, so devices recognise a restored server.
+                t.column("epoch", .text).notNull().check(sql: "length(epoch) = 36")
+            }
+            try db.create(table: "diary") { t in
+                t.primaryKey("id", .text).check(sql: "length(id) = 36")
+                t.column("name", .text).notNull().check(sql: "length(trim(name)) > 0")
+                t.column("createdAt", .datetime).notNull()
+            }
+            try db.create(table: "device") { t in
+                t.primaryKey("id", .text).check(sql: "length(id) = 36")
+                t.column("diaryId", .text).notNull().indexed().references("diary")
+                t.column("name", .text).notNull().check(sql: "length(trim(name)) > 0")
+                t.column("role", .text).notNull().check(sql: "role IN ('owner', 'caregiver', 'clinician')")
+                t.column("key", .blob).notNull().check(sql: "length(key) = 32")
+                t.column("createdAt", .datetime).notNull()
+                t.column("accessExpiresAt", .datetime)
+                t.column("revokedAt", .datetime)
+            }
+            try db.create(table: "invite") { t in
+                // The SHA-256 of the code: the code itself is a secret and is not kept.
+                t.primaryKey("codeHash", .text).check(sql: "length(codeHash) = 64")
+                t.column("diaryId", .text).notNull().indexed().references("diary")
+                t.column("role", .text).notNull().check(sql: "role IN ('owner', 'caregiver', 'clinician')")
+                t.column("createdAt", .datetime).notNull()
+                t.column("expiresAt", .datetime).notNull()
+                t.column("accessExpiresAt", .datetime)
+                t.column("createdBy", .text).references("device")
+                t.column("usedAt", .datetime)
+                t.column("usedBy", .text).references("device")
+                t.check(sql: "(usedAt IS NULL) = (usedBy IS NULL)")
+            }
+            try db.create(table: "change") { t in
+                // The pull cursor: assigned in commit order because SQLite has one writer at a time.
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("id", .text).notNull().unique()
+                t.column("diaryId", .text).notNull().references("diary")
+                t.column("recordId", .text).notNull()
+                t.column("type", .text).notNull().check(sql: "type IN ('flare', 'treatment')")
+                t.column("hlc", .integer).notNull()
+                t.column("author", .text).notNull().references("device")
+                // The signed change as received, in its canonical wire form (with "sig").
+                t.column("body", .blob).notNull()
+                t.column("receivedAt", .datetime).notNull()
+                t.uniqueKey(["author", "hlc"])
+            }
+            try db.create(index: "change_by_diary", on: "change", columns: ["diaryId", "seq"])
+            try db.create(table: "record") { t in
+                t.column("diaryId", .text).notNull().references("diary")
+                t.column("id", .text).notNull()
+                t.column("type", .text).notNull().check(sql: "type IN ('flare', 'treatment')")
+                t.primaryKey(["diaryId", "id"])
+            }
+            try db.create(table: "fieldValue") { t in
+                t.column("diaryId", .text).notNull()
+                t.column("recordId", .text).notNull()
+                t.column("field", .text).notNull()
+                // Canonical JSON of the winning value, its stamp text and the change that wrote it.
+                t.column("value", .text).notNull()
+                t.column("stamp", .text).notNull()
+                t.column("changeId", .text).notNull().references("change", column: "id")
+                t.primaryKey(["diaryId", "recordId", "field"])
+                t.foreignKey(["diaryId", "recordId"], references: "record", columns: ["diaryId", "id"])
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import CareSyncServer
+import Foundation
+import Hummingbird
+import Logging
+
+@main
+struct CareSyncServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "caresync-server",
+        abstract: "The CareSync sync server: stores every signed change of a family's CRMO diary in SQLite.",
+        subcommands: [Serve.self, CreateDiary.self, Verify.self, Backup.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: "The SQLite database file (created if missing).")
+    var path = "./caresync.sqlite"
+
+    func open() throws -> ServerDatabase {
+        do {
+            return try ServerDatabase(path: path)
+        } catch {
+            throw ValidationError("cannot open the database \(path): \(error)")
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API until SIGINT or SIGTERM.")
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "The address to listen on.") var host = "127.0.0.1"
+    @Option(help: "The port to listen on.") var port = 8080
+    @Option(name: .customLong("max-clock-skew"), help: "Seconds a change may be stamped ahead of the server's clock.")
+    var maxClockSkew = 300
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
+        guard maxClockSkew >= 0 else { throw ValidationError("--max-clock-skew must not be negative") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a log level") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "caresync-server")
+        logger.logLevel = Logger.Level(rawValue: logLevel)!
+        var configuration = ServerConfiguration()
+        configuration.databasePath = database.path
+        configuration.host = host
+        configuration.port = port
+        configuration.maxClockSkew = .seconds(maxClockSkew)
+        let store = try database.open()
+        let epoch = try store.epoch()
+        logger.info("database ready", metadata: ["db": "\(database.path)", "epoch": "\(epoch)"])
+        let app = buildApplication(configuration: configuration, database: store, logger: logger)
+        try await app.runService()
+    }
+}
+
+struct CreateDiary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create-diary", abstract: "Create a diary and print its one-time owner invite code (alone on the last line).")
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "The diary's name, e.g. the child's first name.") var name: String
+    @Flag(help: "Print one JSON object with code and diary.") var json = false
+
+    func run() throws {
+        let (diary, code) = try database.open().createDiary(name: name)
+        if json {
+            print(#"{"code":"\#(code)","diary":"\#(diary)"}"#)
+        } else {
+            print("Created diary \"\(name)\" (\(diary)).")
+            print("Join as its owner within 7 days with: syncctl join URL CODE")
+            print(code)
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-check every stored change's signature and the stored state against a replay of the log; exit 1 on any fault.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let report = try ServerAudit(database: database.open()).run()
+        for fault in report.faults { print("FAULT \(fault)") }
+        print("\(report.changesChecked) changes checked, \(report.faults.count) faults")
+        if !report.faults.isEmpty { throw ExitCode.failure }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the database while the server runs; the copy gets a new epoch.")
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(name: .customLong("to"), help: "The backup file to create (must not exist).") var destination: String
+
+    func run() throws {
+        try database.open().backup(to: destination)
+        print("backup written to \(destination)")
+    }
+}

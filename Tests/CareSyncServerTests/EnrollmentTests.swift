@@ -1,0 +1,96 @@
+import CareSyncServer
+import Foundation
+import SyncCore
+import Testing
+
+struct EnrollmentTests {
+    @Test func ownerInviteEnrollsOnceAndReturnsAFreshKey() async throws {
+        try await withServer { harness, client in
+            let (diary, code) = try harness.database.createDiary(name: "Mia")
+            #expect(InviteCodeShape.isWellFormed(code))
+            let owner = try await client.enroll(code: code)
+            #expect(owner.diary.canonical == diary)
+            #expect(owner.role == "owner")
+            let again = try await client.send(.post, "/v1/enroll", body: Array(#"{"code":"\#(code)","device_name":"second"}"#.utf8))
+            #expect(again.status == .unauthorized)
+            #expect(again.errorCode == "invalid_invite")
+        }
+    }
+
+    @Test func codesAreFreshAndCarryAtLeast100BitsOfRandomness() throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        let codes = try (0..<50).map { _ in try harness.database.createDiary(name: "x").code }
+        #expect(Set(codes).count == codes.count)
+        // 32 base32 characters: 160 bits.
+        for code in codes { #expect(code.filter { $0 != "-" }.count * 5 >= 100) }
+    }
+
+    @Test func typedCodesForgiveCaseSpacesAndDashes() async throws {
+        try await withServer { harness, client in
+            let (_, code) = try harness.database.createDiary(name: "Mia")
+            let typed = code.uppercased().replacingOccurrences(of: "-", with: " ")
+            let owner = try await client.enroll(code: typed)
+            #expect(owner.role == "owner")
+        }
+    }
+
+    @Test func expiredInviteIsRefused() async throws {
+        try await withServer { harness, client in
+            let (_, code) = try harness.database.createDiary(name: "Mia", now: Date().addingTimeInterval(-8 * 86_400))
+            let response = try await client.send(.post, "/v1/enroll", body: Array(#"{"code":"\#(code)","device_name":"late"}"#.utf8))
+            #expect(response.status == .unauthorized)
+            #expect(response.errorCode == "invalid_invite")
+        }
+    }
+
+    @Test func repeatedFailedEnrollmentsAreRateLimited() async throws {
+        try await withServer { _, client in
+            var statuses: [Int] = []
+            for attempt in 0..<12 {
+                let response = try await client.send(.post, "/v1/enroll", body: Array(#"{"code":"guess-\#(attempt)","device_name":"x"}"#.utf8))
+                statuses.append(response.status.code)
+            }
+            #expect(statuses.prefix(10).allSatisfy { $0 == 401 })
+            #expect(statuses.suffix(2).allSatisfy { $0 == 429 })
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"code": 12, "device_name": "x"}"#, "\"code\" must be a string"),
+        (#"{"device_name": "x"}"#, "\"code\" is required"),
+        (#"{"code": "a", "device_name": "x", "admin": true}"#, "unknown member \"admin\""),
+        (#"{"code": "a", "device_name": ""}"#, "\"device_name\" must be one line"),
+        ("{not json", "not valid JSON"),
+    ])
+    func malformedEnrollmentIsRefusedWithAReason(body: String, message: String) async throws {
+        try await withServer { _, client in
+            let response = try await client.send(.post, "/v1/enroll", body: Array(body.utf8))
+            #expect(response.status == .badRequest)
+            #expect(response.errorMessage.contains(message), "\(response.errorMessage)")
+        }
+    }
+
+    @Test func ownerInvitesAndListsDevicesButOthersCannotInvite() async throws {
+        try await withServer { harness, client in
+            let family = try await client.family(harness)
+            let devices = try await client.signed(.get, "/v1/diaries/\(family.caregiver.diary.canonical)/devices", by: family.caregiver)
+            #expect(devices.status == .ok)
+            let listed = devices["devices"]?.arrayValue ?? []
+            #expect(listed.compactMap { $0.objectValue?["role"]?.stringValue } == ["owner", "caregiver", "clinician"])
+            #expect(!devices.json.canonicalString.contains(family.owner.key.hexForStorage), "keys are never sent after enrollment")
+            let refused = try await client.invite("caregiver", by: family.caregiver)
+            #expect(refused.status == .forbidden)
+            #expect(refused.errorCode == "owner_only")
+            let ownerInvite = try await client.invite("owner", by: family.owner)
+            #expect(ownerInvite.status == .badRequest)
+        }
+    }
+}
+
+enum InviteCodeShape {
+    static func isWellFormed(_ code: String) -> Bool {
+        code.split(separator: "-").count == 8 && code.split(separator: "-").allSatisfy { $0.count == 4 }
+            && code.allSatisfy { $0 == "-" || ("a"..."z").contains($0) || ("2"..."7").contains($0) }
+    }
+}

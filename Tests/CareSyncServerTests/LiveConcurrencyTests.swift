@@ -1,0 +1,80 @@
+import CareSyncServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SyncCore
+import Testing
+
+/// Over real sockets on 127.0.0.1: pushes from many devices at once and a pull paging through them meanwhile.
+struct LiveConcurrencyTests {
+    @Test func twentyConcurrentPushersAndAPagingPullerSeeEveryChangeExactlyOnce() async throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        try await harness.app().test(.ahc(.http)) { client in
+            let (owner, _, clinician) = try await client.family(harness)
+            var pushers: [TestDevice] = []
+            for index in 0..<20 {
+                let code = try await client.invite("caregiver", by: owner)["code"]!.stringValue!
+                pushers.append(try await client.enroll(code: code, name: "device \(index)"))
+            }
+            let batches = 10
+            let perBatch = 5
+            let expected = pushers.count * batches * perBatch
+            let received = try await withThrowingTaskGroup(of: [String].self) { group in
+                for pusher in pushers {
+                    group.addTask {
+                        var device = pusher
+                        var ids: [String] = []
+                        for _ in 0..<batches {
+                            let batch = (0..<perBatch).map { _ in device.change() }
+                            let response = try await client.push(batch, by: device)
+                            #expect(response.status == .ok, "\(response.json.canonicalString)")
+                            ids += batch.map(\.change.id.canonical)
+                        }
+                        return ids
+                    }
+                }
+                var pushed: [String] = []
+                for try await ids in group { pushed += ids }
+                return pushed
+            }
+            // The puller ran alongside: page with a small limit until it has caught up.
+            var cursor: Int64 = 0
+            var pulled: [String] = []
+            for _ in 0..<(expected / 7 + 10) {
+                let page = try await client.pull(by: clinician, after: cursor, limit: 7)
+                pulled += page["changes"]!.arrayValue!.map { $0.objectValue!["change"]!.stringValue! }
+                cursor = page["next"]!.intValue!
+                if page["more"] == .bool(false) { break }
+            }
+            #expect(pulled.count == expected)
+            #expect(Set(pulled).count == expected, "no change repeated")
+            #expect(Set(pulled) == Set(received), "no change skipped")
+        }
+    }
+
+    @Test func pagesPulledWhilePushesCommitNeverSkipOrRepeat() async throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        try await harness.app().test(.ahc(.http)) { client in
+            let (_, caregiver, clinician) = try await client.family(harness)
+            let rounds = 30
+            async let pushing: Void = {
+                var writer = caregiver
+                for _ in 0..<rounds { _ = try await client.push([writer.change(), writer.change()], by: writer) }
+            }()
+            var cursor: Int64 = 0
+            var pulled: [String] = []
+            // Bounded: a broken server fails the test instead of hanging it.
+            for _ in 0..<2_000 where pulled.count < rounds * 2 {
+                let page = try await client.pull(by: clinician, after: cursor, limit: 3)
+                pulled += page["changes"]!.arrayValue!.map { $0.objectValue!["change"]!.stringValue! }
+                cursor = page["next"]!.intValue!
+                if page["more"] == .bool(false) { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            try await pushing
+            #expect(Set(pulled).count == pulled.count)
+            #expect(pulled.count == rounds * 2)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import CareSyncServer
+import Foundation
+import GRDB
+import SyncCore
+import Testing
+
+struct OperatorCommandTests {
+    @Test func verifyPassesOnAnHonestLogAndNamesAnEditedChange() async throws {
+        try await withServer { harness, client in
+            var (owner, caregiver, _) = try await client.family(harness)
+            let flare = owner.change()
+            _ = try await client.push([flare], by: owner)
+            var edit = caregiver
+            _ = try await client.push([edit.change(record: flare.change.record, fields: ["pain": 3])], by: caregiver)
+            let clean = try ServerAudit(database: harness.database).run()
+            #expect(clean.changesChecked == 2)
+            #expect(clean.faults.isEmpty, "\(clean.faults)")
+
+            let id = flare.change.id.canonical
+            try harness.sql("UPDATE change SET body = CAST(replace(CAST(body AS TEXT), '\"pain\":6', '\"pain\":9') AS BLOB) WHERE id = ?", [id])
+            let report = try ServerAudit(database: harness.database).run()
+            #expect(report.faults.contains { $0.contains("change \(id)") && $0.contains("signature does not verify") }, "\(report.faults)")
+        }
+    }
+
+    @Test func verifyNoticesStateThatDisagreesWithTheLog() async throws {
+        try await withServer { harness, client in
+            var (owner, _, _) = try await client.family(harness)
+            let flare = owner.change()
+            _ = try await client.push([flare], by: owner)
+            try harness.sql("UPDATE fieldValue SET value = '2' WHERE field = 'pain'")
+            let report = try ServerAudit(database: harness.database).run()
+            #expect(report.faults.count == 1)
+            #expect(report.faults.first?.contains(flare.change.record.canonical) == true)
+            #expect(report.faults.first?.contains("pain") == true)
+        }
+    }
+
+    @Test func backupTakenDuringPushesIsConsistentAndHasANewEpoch() async throws {
+        try await withServer { harness, client in
+            var (owner, _, _) = try await client.family(harness)
+            let backupPath = harness.directory.appendingPathComponent("backup.sqlite").path
+            let batches = (0..<20).map { _ in (0..<20).map { _ in owner.change() } }
+            let pusher = owner
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for batch in batches {
+                        let status = try await client.push(batch, by: pusher).status
+                        #expect(status == .ok)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(20))
+                    try harness.database.backup(to: backupPath)
+                }
+                try await group.waitForAll()
+            }
+            let copy = try DatabaseQueue(path: backupPath)
+            let (integrity, copiedEpoch) = try await copy.read { db in
+                (try String.fetchOne(db, sql: "PRAGMA integrity_check"), try String.fetchOne(db, sql: "SELECT epoch FROM serverIdentity"))
+            }
+            #expect(integrity == "ok")
+            #expect(copiedEpoch != (try harness.database.epoch()))
+            try copy.close()
+            let restored = try ServerDatabase(path: backupPath)
+            #expect(try ServerAudit(database: restored).run().faults.isEmpty)
+            #expect(throws: (any Error).self) { try harness.database.backup(to: backupPath) }
+        }
+    }
+}
