@@ -32,6 +32,7 @@ let package = Package(
             name: "CareSyncServer",
             dependencies: [
                 "SyncCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

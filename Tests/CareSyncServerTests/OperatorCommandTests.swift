@@ -60,7 +60,7 @@ struct OperatorCommandTests {
                 (try String.fetchOne(db, sql: "PRAGMA integrity_check"), try String.fetchOne(db, sql: "SELECT epoch FROM serverIdentity"))
             }
             #expect(integrity == "ok")
-            #expect(copiedEpoch != (try harness.database.epoch()))
+            #expect(copiedEpoch != (harness.database.epoch))
             try copy.close()
             let restored = try ServerDatabase(path: backupPath)
             #expect(try ServerAudit(database: restored).run().faults.isEmpty)

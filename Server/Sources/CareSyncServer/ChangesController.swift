@@ -83,7 +83,7 @@ struct ChangesController {
             out.append(contentsOf: body)
         }
         let tail: JSONValue = [
-            "epoch": .string(try database.epoch()), "latest": .int(page.latest), "more": .bool(page.remaining > 0), "next": .int(page.next),
+            "epoch": .string(database.epoch), "latest": .int(page.latest), "more": .bool(page.remaining > 0), "next": .int(page.next),
             "remaining": .int(page.remaining),
         ]
         out.append(contentsOf: Array("],".utf8))

@@ -19,7 +19,7 @@ struct DiaryController {
         let device = try context.requireDevice()
         return [
             "diary": .string(device.diaryId), "name": .string(try await database.diaryName(device.diaryId) ?? ""),
-            "device": .string(device.id), "role": .string(device.role.rawValue), "epoch": .string(try database.epoch()),
+            "device": .string(device.id), "role": .string(device.role.rawValue), "epoch": .string(database.epoch),
             "server_time": .int(Int64(Date().timeIntervalSince1970)),
         ]
     }

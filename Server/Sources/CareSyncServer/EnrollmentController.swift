@@ -32,7 +32,7 @@ struct EnrollmentController {
         let response: JSONValue = [
             "diary": .string(device.diaryId), "diary_name": .string(diaryName), "device": .string(device.id),
             "role": .string(device.role.rawValue), "key": .string(Hex.encode(device.key)),
-            "epoch": .string(try database.epoch()), "server_time": .int(Int64(now.timeIntervalSince1970)),
+            "epoch": .string(database.epoch), "server_time": .int(Int64(now.timeIntervalSince1970)),
         ]
         return response.response(status: .created)
     }

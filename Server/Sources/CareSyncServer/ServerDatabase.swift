@@ -8,6 +8,9 @@ import SyncCore
 public final class ServerDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
+    /// The server's identity, sent with every pull. It is fixed for the life of a database file:
+    /// only the copy that `backup` writes gets a new one.
+    public let epoch: String
 
     public init(path: String) throws {
         var configuration = Configuration()
@@ -20,16 +23,12 @@ public final class ServerDatabase: Sendable {
         self.path = path
         pool = try DatabasePool(path: path, configuration: configuration)
         try ServerSchema.migrator.migrate(pool)
-        try pool.write { db in
+        epoch = try pool.write { db in
             if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM serverIdentity") == 0 {
                 try db.execute(sql: "INSERT INTO serverIdentity (id, epoch) VALUES (1, ?)", arguments: [UUID.version7().canonical])
             }
+            return try String.fetchOne(db, sql: "SELECT epoch FROM serverIdentity")!
         }
-    }
-
-    /// The server's identity, sent with every pull; a backup copy gets a new one.
-    public func epoch() throws -> String {
-        try pool.read { db in try String.fetchOne(db, sql: "SELECT epoch FROM serverIdentity")! }
     }
 
     // MARK: Diaries, invites, devices
@@ -73,7 +72,7 @@ public final class ServerDatabase: Sendable {
             else { return nil }
             let device = Device(
                 id: UUID.version7(now: now).canonical, diaryId: invite.diaryId, name: deviceName, role: invite.role,
-                key: Data(Hex.decode(key.hexForStorage)!), createdAt: now, accessExpiresAt: invite.accessExpiresAt, revokedAt: nil)
+                key: key.symmetricKey.withUnsafeBytes { Data($0) }, createdAt: now, accessExpiresAt: invite.accessExpiresAt, revokedAt: nil)
             try device.insert(db)
             invite.usedAt = now
             invite.usedBy = device.id

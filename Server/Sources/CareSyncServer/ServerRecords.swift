@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import SyncCore
@@ -20,7 +21,7 @@ struct Device: Codable, FetchableRecord, PersistableRecord, Sendable {
     var accessExpiresAt: Date?
     var revokedAt: Date?
 
-    var deviceKey: DeviceKey { DeviceKey(hex: Hex.encode(key))! }
+    var deviceKey: DeviceKey { DeviceKey(symmetricKey: SymmetricKey(data: key)) }
 
     /// The public view of a device, for `GET …/devices`; no key.
     var json: JSONValue {

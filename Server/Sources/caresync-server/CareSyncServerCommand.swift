@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
         configuration.port = port
         configuration.maxClockSkew = .seconds(maxClockSkew)
         let store = try database.open()
-        let epoch = try store.epoch()
+        let epoch = store.epoch
         logger.info("database ready", metadata: ["db": "\(database.path)", "epoch": "\(epoch)"])
         let app = buildApplication(configuration: configuration, database: store, logger: logger)
         try await app.runService()
