@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "SyncCore", targets: ["SyncCore"]),
         .library(name: "CareSyncServer", targets: ["CareSyncServer"]),
         .executable(name: "caresync-server", targets: ["caresync-server"]),
+        .library(name: "CareSyncClient", targets: ["CareSyncClient"]),
+        .executable(name: "syncctl", targets: ["syncctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -18,6 +20,9 @@ let package = Package(
         // an empty trait list spares the rebuilds that SwiftPM 6.3.1's random trait order causes.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
@@ -35,6 +40,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -47,6 +54,28 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Server/Sources/caresync-server"
+        ),
+        // The client library: a device's replica of one diary, its outbox and the sync engine.
+        .target(
+            name: "CareSyncClient",
+            dependencies: [
+                "SyncCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Client/Sources/CareSyncClient"
+        ),
+        .executableTarget(
+            name: "syncctl",
+            dependencies: [
+                "CareSyncClient",
+                "SyncCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Client/Sources/syncctl"
         ),
         .testTarget(
             name: "SyncCoreTests",
@@ -61,6 +90,19 @@ let package = Package(
                 "CareSyncServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Runs the real caresync-server and syncctl binaries against each other (both are built by
+        // `swift test`, which builds every product of the package before testing).
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "CareSyncClient",
+                "SyncCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],

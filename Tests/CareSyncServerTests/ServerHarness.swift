@@ -21,8 +21,8 @@ struct ServerHarness {
         configuration.port = 0
     }
 
-    func app() -> some ApplicationProtocol {
-        buildApplication(configuration: configuration, database: database)
+    func app() throws -> some ApplicationProtocol {
+        try buildApplication(configuration: configuration, database: database)
     }
 
     /// Runs SQL on the server's file behind its back: the way tests tamper with stored data.

@@ -36,11 +36,16 @@ struct Serve: AsyncParsableCommand {
     var maxClockSkew = 300
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
+    @Option(name: .customLong("tls-cert"), help: "A PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).")
+    var tlsCertificate: String?
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard maxClockSkew >= 0 else { throw ValidationError("--max-clock-skew must not be negative") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a log level") }
+        guard (tlsCertificate == nil) == (tlsKey == nil) else { throw ValidationError("TLS needs both --tls-cert and --tls-key") }
     }
 
     func run() async throws {
@@ -51,11 +56,17 @@ struct Serve: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.maxClockSkew = .seconds(maxClockSkew)
+        configuration.tlsCertificatePath = tlsCertificate
+        configuration.tlsKeyPath = tlsKey
         let store = try database.open()
-        let epoch = store.epoch
-        logger.info("database ready", metadata: ["db": "\(database.path)", "epoch": "\(epoch)"])
-        let app = buildApplication(configuration: configuration, database: store, logger: logger)
-        try await app.runService()
+        logger.info(
+            "database ready", metadata: ["db": "\(database.path)", "epoch": "\(store.epoch)", "tls": "\(tlsCertificate == nil ? "off" : "on")"])
+        do {
+            try await buildApplication(configuration: configuration, database: store, logger: logger).runService()
+        } catch let error as TLSSetupError {
+            throw ValidationError(error.description)
+        }
+        logger.info("server stopped")
     }
 }
 

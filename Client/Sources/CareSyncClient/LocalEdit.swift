@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// What one local edit does to one record.
+struct EditRequest: Sendable {
+    enum Target: Sendable {
+        case new(RecordType, UUID)
+        case existing(UUID)
+    }
+
+    let target: Target
+    let fields: [String: JSONValue]
+}
+
+extension Replica {
+    /// Makes local edits: each is validated by SyncCore, stamped by the device's clock, signed with its
+    /// key, merged into the replica and queued in the outbox, all in one transaction. Nothing is queued
+    /// for an edit that is refused, and a batch (an import) is refused whole if one edit is.
+    ///
+    /// - Parameter label: how a refusal names the edit, e.g. "row 12" for an import.
+    /// - Returns: the changes made, in order.
+    @discardableResult
+    func edit(_ requests: [EditRequest], key: DeviceKey, label: (Int) -> String? = { _ in nil }) throws(ClientError) -> [Change] {
+        let identity = try identity()
+        guard identity.role.canWrite else {
+            throw .notAllowed(
+                "this device joined diary \"\(identity.diaryName)\" as a clinician, which is read-only: edits are made on the family's devices; nothing was recorded"
+            )
+        }
+        return try write { db -> [Change] in
+            var clock = HybridLogicalClock(
+                last: HLC(packed: try Int64.fetchOne(db, sql: "SELECT clock FROM identity WHERE id = 1") ?? 0))
+            var merger = RecordMerger()
+            var changes: [Change] = []
+            changes.reserveCapacity(requests.count)
+            let outbox = try db.cachedStatement(sql: "INSERT INTO outbox (changeId) VALUES (?)")
+            for (index, request) in requests.enumerated() {
+                let prefix = label(index).map { "\($0): " } ?? ""
+                let recordID: UUID
+                let type: RecordType
+                let existing: RecordState?
+                switch request.target {
+                case .new(let newType, let id):
+                    guard try merger.state(of: id, in: db) == nil else {
+                        throw ClientError.invalid("\(prefix)record \(id.canonical) is already in this diary")
+                    }
+                    (recordID, type, existing) = (id, newType, nil)
+                    do {
+                        try RecordSchema.validateNewRecord(type: type, fields: request.fields, record: "new \(type.rawValue)")
+                    } catch let error as ValidationError {
+                        throw ClientError.invalid(prefix + error.description)
+                    }
+                case .existing(let id):
+                    guard let state = try merger.state(of: id, in: db) else {
+                        throw ClientError.invalid("\(prefix)no record with id \(id.canonical) in this diary")
+                    }
+                    (recordID, type, existing) = (id, state.type, state)
+                    do {
+                        try RecordSchema.validateChange(type: type, fields: request.fields, record: "\(type.rawValue) \(id.canonical)")
+                    } catch let error as ValidationError {
+                        throw ClientError.invalid(prefix + error.description)
+                    }
+                }
+                // The author saw every value the replica shows for each field it sets, conflicts included:
+                // this edit resolves them.
+                var seen: [String: [Stamp]] = [:]
+                for field in request.fields.keys {
+                    seen[field] = Array((existing?.stampsToSee(field: field) ?? []).suffix(Change.maxSeenPerField))
+                }
+                let change = Change(
+                    id: UUID.version7(), diary: identity.diary, record: recordID, type: type,
+                    hlc: clock.tick(wallMillis: HybridLogicalClock.wallMillisNow()), author: identity.device, fields: request.fields, seen: seen)
+                let signed = ChangeSigner.sign(change, with: key)
+                _ = try RecordMerger.log(signed, body: signed.wireValue.canonicalBytes, in: db)
+                try merger.apply(change, in: db)
+                try outbox.execute(arguments: [change.id.canonical])
+                changes.append(change)
+            }
+            try merger.flush(to: db)
+            try db.execute(sql: "UPDATE identity SET clock = ? WHERE id = 1", arguments: [clock.last.packed])
+            return changes
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// The changes this device made that the server has not acknowledged yet. They leave the outbox only
+/// when a push of them succeeds; an unreachable server, a refusal or a crash leaves them queued.
+extension Replica {
+    /// The oldest queued changes, as their signed wire bytes.
+    func outboxBatch(limit: Int) throws(ClientError) -> [(id: String, body: [UInt8])] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT change.id, change.body FROM outbox JOIN change ON change.id = outbox.changeId ORDER BY change.seq LIMIT ?",
+                arguments: [limit]
+            ).map { ($0["id"], Array($0["body"] as Data)) }
+        }
+    }
+
+    func outboxCount() throws(ClientError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0 }
+    }
+
+    /// Removes what the server acknowledged.
+    func acknowledge(_ ids: [String], at date: Date = Date()) throws(ClientError) {
+        try write { db in
+            let statement = try db.cachedStatement(sql: "DELETE FROM outbox WHERE changeId = ?")
+            for id in ids { try statement.execute(arguments: [id]) }
+            try db.execute(sql: "UPDATE identity SET lastPushAt = ? WHERE id = 1", arguments: [date])
+        }
+    }
+
+    /// Prepares for a server restored from a backup: every change this device ever made goes back in
+    /// the outbox (the server stores again what it lacks and counts the rest as duplicates), and the
+    /// cursor returns to 0 under the server's new epoch.
+    func prepareForRestoredServer(epoch: String) throws(ClientError) -> Int {
+        try write { db in
+            let device = try String.fetchOne(db, sql: "SELECT device FROM identity WHERE id = 1")!
+            try db.execute(
+                sql: "INSERT INTO outbox (changeId) SELECT id FROM change WHERE author = ? ON CONFLICT (changeId) DO NOTHING", arguments: [device])
+            try db.execute(sql: "UPDATE identity SET epoch = ?, cursor = 0 WHERE id = 1", arguments: [epoch])
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0
+        }
+    }
+}

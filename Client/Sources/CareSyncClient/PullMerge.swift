@@ -1,0 +1,83 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// Where the next pull starts: the server epoch the cursor belongs to and the last sequence number merged.
+struct PullPosition: Sendable, Equatable {
+    var epoch: String?
+    var cursor: Int64
+}
+
+extension Replica {
+    func pullPosition() throws(ClientError) -> PullPosition {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT epoch, cursor FROM identity WHERE id = 1")!
+            return PullPosition(epoch: row["epoch"], cursor: row["cursor"])
+        }
+    }
+
+    /// Merges one pulled page and moves the cursor to `next` in the same transaction, so a pull that is
+    /// interrupted resumes after the last page merged: nothing missing, nothing twice. Changes the
+    /// replica already holds (its own, or a page merged before a lost reply) are skipped.
+    /// - Returns: how many changes were new to this replica.
+    @discardableResult
+    func merge(_ page: [SignedChange], next: Int64, epoch: String, at date: Date = Date()) throws(ClientError) -> Int {
+        try write { db in
+            var merger = RecordMerger()
+            var latest = HLC(packed: try Int64.fetchOne(db, sql: "SELECT clock FROM identity WHERE id = 1") ?? 0)
+            var new = 0
+            for signed in page {
+                guard try RecordMerger.log(signed, body: signed.wireValue.canonicalBytes, in: db) else { continue }
+                try merger.apply(signed.change, in: db)
+                latest = max(latest, signed.change.hlc)
+                new += 1
+            }
+            try merger.flush(to: db)
+            // The clock advances past every change received, so a later local edit wins over them.
+            try db.execute(
+                sql: "UPDATE identity SET clock = ?, epoch = ?, cursor = ?, lastPullAt = ? WHERE id = 1",
+                arguments: [latest.packed, epoch, next, date])
+            return new
+        }
+    }
+
+    /// Authors of changes in the log whose names the replica does not know yet.
+    func unknownAuthors() throws(ClientError) -> Int {
+        try read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT author) FROM change WHERE author NOT IN (SELECT id FROM member)") ?? 0
+        }
+    }
+
+    /// Replaces the list of the diary's devices.
+    func storeMembers(_ members: [DiaryMember]) throws(ClientError) {
+        try write { db in
+            try db.execute(sql: "DELETE FROM member")
+            for member in members {
+                try db.execute(
+                    sql: "INSERT INTO member (id, name, role, revoked) VALUES (?, ?, ?, ?)",
+                    arguments: [member.id.canonical, member.name, member.role.rawValue, member.revoked])
+            }
+        }
+    }
+
+    func members() throws(ClientError) -> [UUID: DiaryMember] {
+        try read { db in
+            var members: [UUID: DiaryMember] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM member") {
+                guard let id = UUID(canonical: row["id"]), let role = DeviceRole(rawValue: row["role"]) else { continue }
+                members[id] = DiaryMember(id: id, name: row["name"], role: role, revoked: row["revoked"])
+            }
+            return members
+        }
+    }
+}
+
+/// A device of the diary, as the server lists it.
+public struct DiaryMember: Sendable, Equatable {
+    public let id: UUID
+    public let name: String
+    public let role: DeviceRole
+    public let revoked: Bool
+    public var createdAt: String? = nil
+    public var accessExpiresAt: String? = nil
+}

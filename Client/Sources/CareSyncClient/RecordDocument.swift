@@ -1,0 +1,106 @@
+import Foundation
+import SyncCore
+
+/// The shape in which people and scripts see a record (SPEC section 5, `list --json`): `id`, `type`,
+/// `deleted` and every set field under its name of SPEC section 2. Two differences from the wire: a
+/// treatment's `dose` and `unit` appear as two fields (on the wire they merge as one, `dosage`), and
+/// decimals (`fever_c`, `dose`) are JSON numbers (on the wire they are exact text).
+public enum RecordDocument {
+    /// The fields a person sets for a record type, in display order.
+    public static func fieldNames(_ type: RecordType) -> [String] {
+        type.fields.flatMap { rule -> [String] in
+            switch rule.name {
+            case RecordSchema.deleted.name: []
+            case "dosage": ["dose", "unit"]
+            default: [rule.name]
+            }
+        }
+    }
+
+    /// The value a person sees for a field, by its SPEC name, or nil if unset.
+    public static func value(_ field: String, of record: DiaryRecord) -> JSONValue? {
+        switch field {
+        case "dose", "unit": record.values["dosage"]?.objectValue?[field]
+        default: record.values[field]
+        }
+    }
+
+    /// Whether a field holds a decimal, written as a JSON number in documents.
+    static func isDecimal(_ field: String) -> Bool { field == "fever_c" || field == "dose" }
+
+    /// One record as a JSON object, keys in display order.
+    public static func json(_ record: DiaryRecord) -> String {
+        var members = [
+            #""id":"\#(record.id.canonical)""#, #""type":"\#(record.type.rawValue)""#, #""deleted":\#(record.isDeleted)"#,
+        ]
+        for field in fieldNames(record.type) {
+            guard let value = value(field, of: record) else { continue }
+            let text = isDecimal(field) ? (value.stringValue ?? value.canonicalString) : value.canonicalString
+            members.append("\(JSONValue.string(field).canonicalString):\(text)")
+        }
+        return "{" + members.joined(separator: ",") + "}"
+    }
+
+    /// Turns fields named as in a document into the fields a change sets: `dose` and `unit` become
+    /// `dosage`, decimals become their exact text. Unknown names are passed on, so that validation
+    /// names them. A null clears a field.
+    public static func wireFields(_ type: RecordType, _ fields: [String: JSONValue]) throws(ClientError) -> [String: JSONValue] {
+        var wire: [String: JSONValue] = [:]
+        for (name, value) in fields where name != "dose" && name != "unit" {
+            wire[name] = isDecimal(name) ? decimalText(value) : value
+        }
+        let dose = fields["dose"]
+        let unit = fields["unit"]
+        if type == .treatment, dose != nil || unit != nil {
+            switch (dose ?? .null, unit ?? .null) {
+            case (.null, .null):
+                wire["dosage"] = .null
+            case (.null, _):
+                throw .invalid("\(type.rawValue): unit is given without a dose")
+            case (let dose, let unit):
+                var dosage: [String: JSONValue] = ["dose": decimalText(dose)]
+                if !unit.isNull { dosage["unit"] = unit }
+                wire["dosage"] = .object(dosage)
+            }
+        } else {
+            if let dose { wire["dose"] = dose }
+            if let unit { wire["unit"] = unit }
+        }
+        return wire
+    }
+
+    /// A decimal as exact text: numbers and numeric strings are normalized ("38.40" → "38.4"); anything
+    /// else is left for validation to refuse with the field's rule.
+    private static func decimalText(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .int(let number): .string(String(number))
+        case .string(let text): DecimalText(parsing: text).map { .string($0.text) } ?? value
+        default: value
+        }
+    }
+}
+
+/// JSON as people write it in import files: like `JSONValue`, but a number with a fraction is kept as
+/// its shortest decimal text (`38.4` → "38.4") rather than refused, since documents write decimals as numbers.
+struct DocumentJSON: Decodable {
+    let value: JSONValue
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            value = .null
+        } else if let bool = try? container.decode(Bool.self) {
+            value = .bool(bool)
+        } else if let int = try? container.decode(Int64.self) {
+            value = .int(int)
+        } else if let double = try? container.decode(Double.self) {
+            value = .string("\(double)")
+        } else if let string = try? container.decode(String.self) {
+            value = .string(string)
+        } else if let array = try? container.decode([DocumentJSON].self) {
+            value = .array(array.map(\.value))
+        } else {
+            value = .object(try container.decode([String: DocumentJSON].self).mapValues(\.value))
+        }
+    }
+}

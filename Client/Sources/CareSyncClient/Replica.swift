@@ -1,0 +1,219 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// Who a device is in one diary, as enrollment told it.
+public struct DeviceIdentity: Sendable, Equatable {
+    public let server: String
+    /// A PEM file of certificates to trust for an HTTPS server with its own certificate authority.
+    public let caFile: String?
+    public let diary: UUID
+    public let diaryName: String
+    public let device: UUID
+    public let deviceName: String
+    public let role: DeviceRole
+    public let joinedAt: Date
+}
+
+/// One record as the diary shows it: its current values after the merge.
+public struct DiaryRecord: Sendable, Equatable {
+    public let id: UUID
+    public let type: RecordType
+    public let isDeleted: Bool
+    /// Current values by wire field name (`dosage` holds dose and unit together).
+    public let values: [String: JSONValue]
+    /// When it last changed (the greatest stamp among its values).
+    public let updated: HLC
+    /// How many overridden concurrent edits are open on it.
+    public let conflicts: Int
+
+    /// Cross-field oddities a merge can produce, such as an end before the start.
+    public var warnings: [String] { RecordSchema.warnings(type: type, fields: values) }
+}
+
+/// A device's local replica of one diary in SQLite: identity, clock, change log, outbox, merged records,
+/// pull cursor. Every write is one transaction, so an edit, a merge or a cursor move is whole or absent.
+final class Replica: Sendable {
+    let pool: DatabasePool
+
+    init(path: String) throws(ClientError) {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // A local edit is a medical record: it must survive a crash right after syncctl returns.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try ReplicaSchema.migrator.migrate(pool)
+        } catch {
+            throw .setup("cannot open the replica \(path): \(error)")
+        }
+    }
+
+    /// Creates the replica of a device that has just enrolled.
+    static func create(path: String, identity: DeviceIdentity) throws(ClientError) -> Replica {
+        let replica = try Replica(path: path)
+        try replica.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO identity (id, server, caFile, diary, diaryName, device, deviceName, role, joinedAt)
+                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    identity.server, identity.caFile, identity.diary.canonical, identity.diaryName, identity.device.canonical,
+                    identity.deviceName, identity.role.rawValue, identity.joinedAt,
+                ])
+        }
+        return replica
+    }
+
+    /// Runs a write transaction, passing `ClientError`s through and naming any other failure.
+    func write<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .setup("the local replica could not be written: \(error)")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .setup("the local replica could not be read: \(error)")
+        }
+    }
+
+    func identity() throws(ClientError) -> DeviceIdentity {
+        try read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM identity WHERE id = 1"),
+                let diary = UUID(canonical: row["diary"]), let device = UUID(canonical: row["device"]),
+                let role = DeviceRole(rawValue: row["role"])
+            else { throw ClientError.setup("the replica has no device identity: this device must join again") }
+            return DeviceIdentity(
+                server: row["server"], caFile: row["caFile"], diary: diary, diaryName: row["diaryName"], device: device,
+                deviceName: row["deviceName"], role: role, joinedAt: row["joinedAt"])
+        }
+    }
+
+    // MARK: Records
+
+    /// The records of one type (or all), newest start first.
+    func records(type: RecordType?, includeDeleted: Bool) throws(ClientError) -> [DiaryRecord] {
+        var sql = "SELECT id, type, deleted, conflicts, updatedHLC, fieldValues FROM record WHERE 1 = 1"
+        var arguments: StatementArguments = []
+        if let type {
+            sql += " AND type = ?"
+            arguments += [type.rawValue]
+        }
+        if !includeDeleted { sql += " AND deleted = 0" }
+        let records = try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.record) }
+        return records.sorted {
+            let left = $0.values["started"]?.stringValue ?? ""
+            let right = $1.values["started"]?.stringValue ?? ""
+            return left != right ? left > right : $0.id.canonical > $1.id.canonical
+        }
+    }
+
+    func record(_ id: UUID) throws(ClientError) -> DiaryRecord? {
+        try read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, fieldValues FROM record WHERE id = ?", arguments: [id.canonical]
+            ).map(Self.record)
+        }
+    }
+
+    /// Finds a record by its id or a unique prefix of it (at least 4 characters), as people type them.
+    func resolve(_ text: String) throws(ClientError) -> UUID {
+        let prefix = text.lowercased()
+        if let id = UUID(canonical: prefix) { return id }
+        guard prefix.count >= 4, prefix.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw .invalid("\(text) is not a record id")
+        }
+        let matches = try read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM record WHERE id LIKE ? LIMIT 2", arguments: [prefix + "%"])
+        }
+        guard matches.count == 1, let id = UUID(canonical: matches[0]) else {
+            throw .invalid(matches.isEmpty ? "no record with id \(text) in this diary" : "\(text) matches several records; give more of the id")
+        }
+        return id
+    }
+
+    private static func record(_ row: Row) throws -> DiaryRecord {
+        let values = try JSONValue(parsing: row["fieldValues"] as Data).objectValue ?? [:]
+        return DiaryRecord(
+            id: UUID(canonical: row["id"])!, type: RecordType(rawValue: row["type"])!, isDeleted: row["deleted"], values: values,
+            updated: HLC(packed: row["updatedHLC"]), conflicts: row["conflicts"])
+    }
+}
+
+/// The merged records touched by one transaction: read once, merged in memory, written back once.
+/// Local edits, imports and pulls all merge through it, so a record is merged one way only.
+struct RecordMerger {
+    private var states: [UUID: RecordState] = [:]
+    private var touched: Set<UUID> = []
+
+    /// The record's merged state, or nil if the replica has never seen it.
+    mutating func state(of id: UUID, in db: Database) throws -> RecordState? {
+        if let state = states[id] { return state }
+        guard let data = try Data.fetchOne(db, cachedSQL: "SELECT state FROM record WHERE id = ?", arguments: [id.canonical]) else {
+            return nil
+        }
+        let state = try RecordState(storedValue: JSONValue(parsing: data))
+        states[id] = state
+        return state
+    }
+
+    /// Stores a signed change in the log; returns false if the replica already held it.
+    static func log(_ signed: SignedChange, body: [UInt8], in db: Database) throws -> Bool {
+        let change = signed.change
+        try db.cachedStatement(
+            sql: "INSERT INTO change (id, recordId, type, hlc, author, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+        ).execute(arguments: [
+            change.id.canonical, change.record.canonical, change.type.rawValue, change.hlc.packed, change.author.canonical, Data(body),
+        ])
+        return db.changesCount > 0
+    }
+
+    /// Merges a change into its record.
+    mutating func apply(_ change: Change, in db: Database) throws {
+        var state = try self.state(of: change.record, in: db) ?? RecordState(id: change.record, type: change.type)
+        do {
+            try state.apply(change)
+        } catch {
+            throw ClientError.invalid("change \(change.id.canonical) cannot be merged: \(error)")
+        }
+        states[change.record] = state
+        touched.insert(change.record)
+    }
+
+    /// Writes every touched record back.
+    mutating func flush(to db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO record (id, type, deleted, conflicts, updatedHLC, fieldValues, state) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, conflicts = excluded.conflicts,
+                    updatedHLC = excluded.updatedHLC, fieldValues = excluded.fieldValues, state = excluded.state
+                """)
+        for id in touched.sorted(by: { $0.canonical < $1.canonical }) {
+            let state = states[id]!
+            try statement.execute(arguments: [
+                id.canonical, state.type.rawValue, state.isDeleted, state.conflicts.count, state.lastStamp?.hlc.packed ?? 0,
+                Data(JSONValue.object(state.values).canonicalBytes), Data(state.storedValue.canonicalBytes),
+            ])
+        }
+        touched.removeAll()
+    }
+}
+
+extension Data {
+    fileprivate static func fetchOne(_ db: Database, cachedSQL sql: String, arguments: StatementArguments) throws -> Data? {
+        try Data.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+}

@@ -1,0 +1,63 @@
+import GRDB
+
+/// The replica's schema, one named migration per change; a migration is never edited once shipped.
+enum ReplicaSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: identity, change log, outbox, records, members") { db in
+            // Who this device is. The key is not here: it lives in its own 0600 file.
+            try db.create(table: "identity") { t in
+                t.primaryKey("id", .integer).check(sql: "id = 1")
+                t.column("server", .text).notNull()
+                t.column("caFile", .text)
+                t.column("diary", .text).notNull().check(sql: "length(diary) = 36")
+                t.column("diaryName", .text).notNull()
+                t.column("device", .text).notNull().check(sql: "length(device) = 36")
+                t.column("deviceName", .text).notNull()
+                t.column("role", .text).notNull().check(sql: "role IN ('owner', 'caregiver', 'clinician')")
+                t.column("joinedAt", .datetime).notNull()
+                // The hybrid logical clock, packed; it never goes back.
+                t.column("clock", .integer).notNull().defaults(to: 0)
+                // The pull cursor and the server epoch it belongs to.
+                t.column("epoch", .text)
+                t.column("cursor", .integer).notNull().defaults(to: 0).check(sql: "cursor >= 0")
+                t.column("lastPushAt", .datetime)
+                t.column("lastPullAt", .datetime)
+            }
+            // Every change this replica holds, its own and pulled ones, as signed.
+            try db.create(table: "change") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("id", .text).notNull().unique()
+                t.column("recordId", .text).notNull().indexed()
+                t.column("type", .text).notNull().check(sql: "type IN ('flare', 'treatment')")
+                t.column("hlc", .integer).notNull().indexed()
+                t.column("author", .text).notNull()
+                // The canonical wire form, with "sig".
+                t.column("body", .blob).notNull()
+            }
+            // The changes not yet acknowledged by the server, pushed in `seq` order.
+            try db.create(table: "outbox") { t in
+                t.primaryKey("changeId", .text).references("change", column: "id")
+            }
+            // Each record's merged state (the stored form of SyncCore's RecordState) and, for listing,
+            // its current values.
+            try db.create(table: "record") { t in
+                t.primaryKey("id", .text).check(sql: "length(id) = 36")
+                t.column("type", .text).notNull().check(sql: "type IN ('flare', 'treatment')")
+                t.column("deleted", .boolean).notNull()
+                t.column("conflicts", .integer).notNull()
+                t.column("updatedHLC", .integer).notNull()
+                t.column("fieldValues", .blob).notNull()
+                t.column("state", .blob).notNull()
+            }
+            // The diary's devices, as last listed by the server: the names the history shows.
+            try db.create(table: "member") { t in
+                t.primaryKey("id", .text)
+                t.column("name", .text).notNull()
+                t.column("role", .text).notNull()
+                t.column("revoked", .boolean).notNull()
+            }
+        }
+        return migrator
+    }
+}

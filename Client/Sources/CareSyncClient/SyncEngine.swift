@@ -1,0 +1,221 @@
+import Foundation
+import GRDB
+import NIOHTTP1
+import SyncCore
+
+/// How far a push or a pull has come, for a progress bar.
+public struct SyncProgress: Sendable, Equatable {
+    public enum Phase: String, Sendable { case push, pull }
+    public let phase: Phase
+    public let done: Int
+    public let total: Int
+}
+
+public typealias ProgressHandler = @Sendable (SyncProgress) -> Void
+
+public struct PushResult: Sendable, Equatable {
+    /// Changes sent and acknowledged.
+    public var sent = 0
+    /// Of those, how many the server already held.
+    public var duplicates = 0
+}
+
+public struct PullResult: Sendable, Equatable {
+    /// Changes new to this replica.
+    public var received = 0
+    /// Whether the server turned out to be restored from a backup, so this device pushed again
+    /// everything it had made and pulled from the start.
+    public var serverWasRestored = false
+}
+
+/// Push sends the outbox in batches and clears only what the server acknowledged; pull pages from the
+/// cursor and merges each page in the transaction that moves the cursor (SPEC sections 5 and 6).
+extension DiaryDevice {
+    /// The most changes, and about the most bytes, in one push request (the server takes 1,000 and 4 MiB).
+    static let pushBatchChanges = 500
+    static let pushBatchBytes = 3 * 1024 * 1024
+    static let pullPageSize = 1_000
+
+    var diaryPath: String { "/v1/diaries/\(identity.diary.canonical)" }
+
+    /// Sends every queued change.
+    @discardableResult
+    public func push(progress: ProgressHandler? = nil) async throws(ClientError) -> PushResult {
+        var result = PushResult()
+        let total = try replica.outboxCount()
+        while true {
+            var batch = try replica.outboxBatch(limit: Self.pushBatchChanges)
+            guard !batch.isEmpty else { break }
+            var size = 0
+            if let cut = batch.indices.first(where: { index in
+                size += batch[index].body.count + 1
+                return size > Self.pushBatchBytes && index > 0
+            }) {
+                batch.removeSubrange(cut...)
+            }
+            var body = Array(#"{"changes":["#.utf8)
+            body.reserveCapacity(size + 16)
+            for (index, change) in batch.enumerated() {
+                if index > 0 { body.append(UInt8(ascii: ",")) }
+                body.append(contentsOf: change.body)
+            }
+            body.append(contentsOf: Array("]}".utf8))
+            let answer = try await connection.signed(.POST, diaryPath + "/changes", body: body, device: identity.device, key: key)
+            try replica.acknowledge(batch.map(\.id))
+            result.sent += batch.count
+            result.duplicates += Int(answer.objectValue?["duplicates"]?.intValue ?? 0)
+            progress?(SyncProgress(phase: .push, done: result.sent, total: max(total, result.sent)))
+        }
+        return result
+    }
+
+    /// Brings in every change the server holds that this replica lacks.
+    @discardableResult
+    public func pull(progress: ProgressHandler? = nil) async throws(ClientError) -> PullResult {
+        var result = PullResult()
+        var position = try replica.pullPosition()
+        var pulled = 0
+        while true {
+            let answer = try await connection.signed(
+                .GET, diaryPath + "/changes", query: "after=\(position.cursor)&limit=\(Self.pullPageSize)", device: identity.device, key: key)
+            let page = try PulledPage(answer)
+            if position.epoch.map({ $0 != page.epoch }) ?? false || position.cursor > page.latest {
+                // A restored server: it forgot what was pushed after its backup. Push again everything
+                // this device made, then pull from the start (merging is idempotent).
+                guard !result.serverWasRestored else {
+                    throw .server(status: 200, code: "epoch_unstable", message: "the server changed its epoch twice during one pull")
+                }
+                result.serverWasRestored = true
+                _ = try replica.prepareForRestoredServer(epoch: page.epoch)
+                try await push(progress: progress)
+                position = PullPosition(epoch: page.epoch, cursor: 0)
+                pulled = 0
+                continue
+            }
+            result.received += try replica.merge(page.changes, next: page.next, epoch: page.epoch)
+            position = PullPosition(epoch: page.epoch, cursor: page.next)
+            pulled += page.changes.count
+            progress?(SyncProgress(phase: .pull, done: pulled, total: pulled + Int(page.remaining)))
+            if !page.more { break }
+        }
+        if try replica.unknownAuthors() > 0 { _ = try await devices() }
+        return result
+    }
+
+    /// Push, then pull.
+    public func sync(progress: ProgressHandler? = nil) async throws(ClientError) -> (push: PushResult, pull: PullResult) {
+        let pushed = try await push(progress: progress)
+        let pulled = try await pull(progress: progress)
+        return (pushed, pulled)
+    }
+
+    // MARK: Membership
+
+    /// The diary's devices, as the server lists them; the replica keeps the list for the history.
+    public func devices() async throws(ClientError) -> [DiaryMember] {
+        let answer = try await connection.signed(.GET, diaryPath + "/devices", device: identity.device, key: key)
+        let members = (answer.objectValue?["devices"]?.arrayValue ?? []).compactMap(DiaryMember.init(json:))
+        try replica.storeMembers(members)
+        return members
+    }
+
+    /// Creates an invite for another device (owners only); `expiresIn` and `accessExpiresIn` in seconds.
+    public func invite(role: DeviceRole, expiresIn: Int? = nil, accessExpiresIn: Int? = nil) async throws(ClientError) -> Invitation {
+        var request: [String: JSONValue] = ["role": .string(role.rawValue)]
+        if let expiresIn { request["expires_in_seconds"] = .int(Int64(expiresIn)) }
+        if let accessExpiresIn { request["access_expires_in_seconds"] = .int(Int64(accessExpiresIn)) }
+        let answer = try await connection.signed(
+            .POST, diaryPath + "/invites", body: JSONValue.object(request).canonicalBytes, device: identity.device, key: key)
+        guard let members = answer.objectValue, let code = members["code"]?.stringValue else {
+            throw .server(status: 201, code: "bad_response", message: "the invite answer has no code")
+        }
+        return Invitation(code: code, diary: identity.diary, role: role, expiresAt: members["expires_at"]?.stringValue ?? "")
+    }
+
+    /// Revokes a device, named by its id, a unique id prefix or its exact name (owners only).
+    public func revoke(_ device: String) async throws(ClientError) -> DiaryMember {
+        let members = try await devices()
+        let matches = members.filter { $0.id.canonical == device.lowercased() || $0.name == device }
+        let byPrefix = members.filter { device.count >= 4 && $0.id.canonical.hasPrefix(device.lowercased()) }
+        guard let target = matches.count == 1 ? matches[0] : (matches.isEmpty && byPrefix.count == 1 ? byPrefix[0] : nil) else {
+            throw .invalid(
+                matches.count + byPrefix.count == 0
+                    ? "no device \(device) in this diary; `syncctl devices` lists them" : "\(device) names several devices; give its id")
+        }
+        let answer = try await connection.signed(
+            .POST, diaryPath + "/devices/\(target.id.canonical)/revoke", device: identity.device, key: key)
+        return DiaryMember(json: answer) ?? target
+    }
+}
+
+/// An invite code for another device.
+public struct Invitation: Sendable {
+    public let code: String
+    public let diary: UUID
+    public let role: DeviceRole
+    public let expiresAt: String
+}
+
+/// One page of a pull, read from the server's answer.
+struct PulledPage {
+    let changes: [SignedChange]
+    let next: Int64
+    let more: Bool
+    let remaining: Int64
+    let latest: Int64
+    let epoch: String
+
+    init(_ answer: JSONValue) throws(ClientError) {
+        guard let members = answer.objectValue, let items = members["changes"]?.arrayValue, let next = members["next"]?.intValue,
+            let more = members["more"]?.boolValue, let latest = members["latest"]?.intValue, let epoch = members["epoch"]?.stringValue
+        else { throw .server(status: 200, code: "bad_response", message: "a pull page lacks changes, next, more, latest or epoch") }
+        var changes: [SignedChange] = []
+        changes.reserveCapacity(items.count)
+        for item in items {
+            do {
+                changes.append(try SignedChange(wireValue: item))
+            } catch {
+                throw .server(status: 200, code: "bad_change", message: "the server sent a change this device cannot read: \(error)")
+            }
+        }
+        self.changes = changes
+        self.next = next
+        self.more = more
+        self.remaining = members["remaining"]?.intValue ?? 0
+        self.latest = latest
+        self.epoch = epoch
+    }
+}
+
+extension DiaryMember {
+    init?(json: JSONValue) {
+        guard let members = json.objectValue, let id = members["id"]?.stringValue.flatMap(UUID.init(canonical:)),
+            let name = members["name"]?.stringValue, let role = members["role"]?.stringValue.flatMap(DeviceRole.init(rawValue:))
+        else { return nil }
+        self.init(
+            id: id, name: name, role: role, revoked: members["revoked"]?.boolValue ?? false, createdAt: members["created_at"]?.stringValue,
+            accessExpiresAt: members["access_expires_at"]?.stringValue)
+    }
+}
+
+struct RecordCounts {
+    var records = 0
+    var deleted = 0
+    var conflicts = 0
+
+    static func fetch(_ db: Database) throws -> RecordCounts {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT COUNT(*) AS records, COALESCE(SUM(deleted), 0) AS deleted, COALESCE(SUM(conflicts), 0) AS conflicts FROM record")!
+        return RecordCounts(records: row["records"], deleted: row["deleted"], conflicts: row["conflicts"])
+    }
+}
+
+struct SyncTimes {
+    var push: Date?
+    var pull: Date?
+
+    static func fetch(_ db: Database) throws -> SyncTimes {
+        let row = try Row.fetchOne(db, sql: "SELECT lastPushAt, lastPullAt FROM identity WHERE id = 1")!
+        return SyncTimes(push: row["lastPushAt"], pull: row["lastPullAt"])
+    }
+}

@@ -1,0 +1,190 @@
+import ArgumentParser
+import CareSyncClient
+import Foundation
+import SyncCore
+
+struct Push: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send the changes made here to the server.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let result = try await global.device().push(progress: global.json ? nil : Output.progressBar())
+        if global.json {
+            print(Output.object([("pushed", "\(result.sent)"), ("duplicates", "\(result.duplicates)")]))
+        } else {
+            print(result.sent == 0 ? "Nothing to push." : "Pushed \(result.sent) change(s).")
+        }
+    }
+}
+
+struct Pull: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bring in the changes other devices made.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let result = try await global.device().pull(progress: global.json ? nil : Output.progressBar())
+        if global.json {
+            print(Output.object([("pulled", "\(result.received)"), ("server_restored", "\(result.serverWasRestored)")]))
+        } else {
+            if result.serverWasRestored { print("The server was restored from a backup: this device sent it everything it had made again.") }
+            print(result.received == 0 ? "Up to date." : "Pulled \(result.received) new change(s).")
+        }
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push, then pull.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let result = try await global.device().sync(progress: global.json ? nil : Output.progressBar())
+        if global.json {
+            print(
+                Output.object([
+                    ("pushed", "\(result.push.sent)"), ("pulled", "\(result.pull.received)"), ("server_restored", "\(result.pull.serverWasRestored)"),
+                ]))
+        } else {
+            if result.pull.serverWasRestored { print("The server was restored from a backup: this device sent it everything it had made again.") }
+            print("Pushed \(result.push.sent) change(s), pulled \(result.pull.received) new change(s).")
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show this device, its diary and what is waiting to be pushed.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let status = try global.device().status()
+        let identity = status.identity
+        if global.json {
+            print(
+                Output.object([
+                    ("diary", Output.string(identity.diary.canonical)), ("diary_name", Output.string(identity.diaryName)),
+                    ("device", Output.string(identity.device.canonical)), ("device_name", Output.string(identity.deviceName)),
+                    ("role", Output.string(identity.role.rawValue)), ("server", Output.string(identity.server)), ("pending", "\(status.pending)"),
+                    ("records", "\(status.records)"), ("deleted", "\(status.deleted)"), ("conflicts", "\(status.conflicts)"),
+                    ("epoch", Output.string(status.epoch)), ("cursor", "\(status.cursor)"), ("last_push_at", Output.iso(status.lastPushAt)),
+                    ("last_pull_at", Output.iso(status.lastPullAt)),
+                ]))
+            return
+        }
+        print("Diary:     \(identity.diaryName) (\(identity.diary.canonical))")
+        print("Server:    \(identity.server)")
+        print("Device:    \(identity.deviceName) (\(identity.role.rawValue), \(identity.device.canonical))")
+        print("Pending:   \(status.pending) change(s) not pushed yet")
+        print("Records:   \(status.records - status.deleted) (\(status.deleted) deleted), \(status.conflicts) open conflict(s)")
+        print("Last push: \(Output.local(status.lastPushAt))")
+        print("Last pull: \(Output.local(status.lastPullAt))")
+    }
+}
+
+struct Log: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Who changed what and when, newest first.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "Only this record (its id or a unique start of it).") var id: String?
+    @Option(help: "Show at most this many changes.") var limit: Int?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let device = try global.device()
+        let entries = try device.history(of: id.map { try device.resolve($0) }, limit: limit)
+        if global.json {
+            let items = entries.map { entry in
+                Output.object([
+                    ("change", Output.string(entry.change.canonical)), ("record", Output.string(entry.record.canonical)),
+                    ("type", Output.string(entry.type.rawValue)), ("time", Output.iso(entry.time)),
+                    ("author", Output.string(entry.author.id.canonical)), ("author_name", Output.string(entry.author.name)),
+                    ("author_role", Output.string(entry.author.role?.rawValue)), ("fields", JSONValue.object(entry.fields).canonicalString),
+                ])
+            }
+            print("[" + items.joined(separator: ",") + "]")
+            return
+        }
+        guard !entries.isEmpty else {
+            print("No changes yet.")
+            return
+        }
+        let rows = entries.map { entry in
+            [
+                Output.local(entry.time), entry.author.label, "\(entry.type.rawValue) \(entry.record.canonical.prefix(13))",
+                Output.shortened(describe(entry.fields), to: 70),
+            ]
+        }
+        Output.table(["WHEN", "WHO", "RECORD", "WHAT"], rows)
+    }
+
+    private func describe(_ fields: [String: JSONValue]) -> String {
+        fields.keys.sorted().map { field in
+            switch (field, fields[field]!) {
+            case ("deleted", .bool(true)): "deleted"
+            case ("deleted", .bool(false)): "restored"
+            case (_, .null): "cleared \(field)"
+            case (_, let value): "\(field)=\(Output.cell(value))"
+            }
+        }.joined(separator: ", ")
+    }
+}
+
+struct Conflicts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List concurrent edits that last-writer-wins overrode, until someone edits the field again.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let conflicts = try global.device().conflicts()
+        if global.json {
+            func side(_ side: OpenConflict.Side) -> String {
+                Output.object([
+                    ("value", side.value.canonicalString), ("author", Output.string(side.author.id.canonical)),
+                    ("author_name", Output.string(side.author.name)), ("time", Output.iso(side.time)),
+                ])
+            }
+            let items = conflicts.map { conflict in
+                Output.object([
+                    ("record", Output.string(conflict.record.canonical)), ("type", Output.string(conflict.type.rawValue)),
+                    ("field", Output.string(conflict.field)), ("kept", side(conflict.kept)), ("overridden", side(conflict.overridden)),
+                ])
+            }
+            print("[" + items.joined(separator: ",") + "]")
+            return
+        }
+        guard !conflicts.isEmpty else {
+            print("No open conflicts.")
+            return
+        }
+        for conflict in conflicts {
+            print("\(conflict.type.rawValue) \(conflict.record.canonical) \(conflict.field):")
+            print("  kept:       \(Output.cell(conflict.kept.value))  by \(conflict.kept.author.label) at \(Output.local(conflict.kept.time))")
+            print(
+                "  overridden: \(Output.cell(conflict.overridden.value))  by \(conflict.overridden.author.label) at \(Output.local(conflict.overridden.time))"
+            )
+        }
+        print("Edit a field again to resolve its conflict.")
+    }
+}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring in records from a JSON or CSV file: all of them, or none if one is invalid.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "json (an array shaped like `list --json`) or csv (as `export --format csv` writes).") var format: String
+    @Argument(help: "The file to read.") var file: String
+
+    func validate() throws {
+        guard ImportFormat(rawValue: format) != nil else { throw ValidationError("--format must be json or csv") }
+    }
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ClientError.invalid("cannot read \(file)") }
+        let ids = try global.device().importRecords(data, format: ImportFormat(rawValue: format)!)
+        if global.json {
+            print(Output.object([("imported", "\(ids.count)"), ("ids", "[" + ids.map { Output.string($0.canonical) }.joined(separator: ",") + "]")]))
+        } else {
+            print("Imported \(ids.count) record(s); `syncctl push` sends them to the server.")
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+/// The output of a finished process.
+struct ProcessResult: CustomStringConvertible {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    /// The last line of stdout: where the scripting contract puts codes and ids.
+    var lastLine: String { stdout.split(separator: "\n").last.map(String.init) ?? "" }
+    var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+}
+
+/// The real binaries, built by `swift test` next to the test bundle.
+enum Binaries {
+    static let directory: URL = {
+        if let override = ProcessInfo.processInfo.environment["CARESYNC_BIN_DIR"] { return URL(fileURLWithPath: override) }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        // On Linux the test runner is .build/debug/CareSyncPackageTests.xctest; elsewhere it may sit in a bundle.
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("syncctl").path), directory.path != "/" {
+            directory.deleteLastPathComponent()
+        }
+        return directory
+    }()
+
+    static var server: URL { directory.appendingPathComponent("caresync-server") }
+    static var syncctl: URL { directory.appendingPathComponent("syncctl") }
+}
+
+/// Runs a program to its end without blocking Swift's cooperative threads: the waiting happens on
+/// Dispatch's own threads.
+func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    var merged = ProcessInfo.processInfo.environment
+    for (name, value) in environment { merged[name] = value }
+    process.environment = merged
+    let stdout = Pipe()
+    let stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = input == nil ? FileHandle.nullDevice : nil
+    try process.run()
+    async let out = readToEnd(stdout.fileHandleForReading)
+    async let err = readToEnd(stderr.fileHandleForReading)
+    let (outData, errData) = await (out, err)
+    await waitForExit(process)
+    return ProcessResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+func readToEnd(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
+    }
+}
+
+func waitForExit(_ process: Process) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().async {
+            process.waitUntilExit()
+            continuation.resume()
+        }
+    }
+}
+
+/// A folder that exists for one test.
+struct TemporaryFolder {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("caresync-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago: the kernel picks it, the test reuses it so that a
+/// restarted server keeps the address its devices joined.
+func freePort() throws -> Int {
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socket >= 0 else { throw POSIXError(.EMFILE) }
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A running `caresync-server serve` on 127.0.0.1, started and stopped by a test.
+final class ServerProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let database: String
+    let log: String
+    let scheme: String
+
+    var url: String { "\(scheme)://127.0.0.1:\(port)" }
+
+    /// Starts the server and waits until it logs that it listens.
+    init(database: String, port: Int, log: String, arguments: [String] = [], scheme: String = "http") async throws {
+        self.port = port
+        self.database = database
+        self.log = log
+        self.scheme = scheme
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        output.seekToEndOfFile()
+        process.executableURL = Binaries.server
+        process.arguments = ["serve", "--db", database, "--host", "127.0.0.1", "--port", String(port)] + arguments
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if text.contains("listening on 127.0.0.1:\(port)") { return }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning { process.terminate() }
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        throw ServerStartError(description: "caresync-server did not start on port \(port):\n\(text)")
+    }
+
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Stops the server (SIGTERM) and waits for it; returns its exit status.
+    @discardableResult
+    func stop() async -> Int32 {
+        if process.isRunning { signal(SIGTERM) }
+        await waitForExit(process)
+        return process.terminationStatus
+    }
+
+    /// Kills the server without warning, as a crash or power cut would.
+    func crash() async {
+        signal(SIGKILL)
+        await waitForExit(process)
+    }
+
+    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+}
+
+struct ServerStartError: Error, CustomStringConvertible {
+    let description: String
+}
