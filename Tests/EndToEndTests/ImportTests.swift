@@ -1,0 +1,106 @@
+import Foundation
+import SyncCore
+import Testing
+
+@testable import CareSyncClient
+
+/// `syncctl import`: all or nothing, naming the bad row and field; CSV that survives awkward notes.
+@Suite struct ImportTests {
+    @Test func aJSONImportWithOneInvalidRecordRefusesTheWholeFileNamingRecordAndField() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let file = family.folder.path("diary.json")
+            let records = [
+                #"{"type":"flare","started":"2026-01-10","sites":["tibia-left"],"pain":5,"fever_c":38.2}"#,
+                #"{"type":"treatment","kind":"nsaid","name":"naproxen","dose":7.5,"unit":"mg/kg","started":"2026-01-10T08:00:00+01:00"}"#,
+                #"{"type":"flare","started":"2026-02-01","sites":["femur-right"],"pain":11}"#,
+            ]
+            try Data(("[" + records.joined(separator: ",") + "]").utf8).write(to: URL(fileURLWithPath: file))
+            let refused = try await family.syncctl("mum", ["import", "--format", "json", file])
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stderr.contains("record 3") && refused.stderr.contains("pain"), "\(refused.stderr)")
+            #expect(try await family.status("mum")["pending"] as? Int == 0)
+            #expect(try await family.records("mum").isEmpty)
+
+            try Data(("[" + records.dropLast().joined(separator: ",") + "]").utf8).write(to: URL(fileURLWithPath: file))
+            try await family.ok("mum", "import", "--format", "json", file)
+            #expect(try await family.status("mum")["pending"] as? Int == 2)
+            let treatment = try #require(try await family.records("mum", "treatment").first)
+            #expect((treatment["dose"] as? NSNumber)?.doubleValue == 7.5 && treatment["unit"] as? String == "mg/kg")
+            #expect((try await family.records("mum").first?["fever_c"] as? NSNumber)?.doubleValue == 38.2)
+        }
+    }
+
+    @Test func aCSVImportNamesTheRowAndFieldOfAnInvalidCell() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let file = family.folder.path("diary.csv")
+            let csv = """
+                type,started,sites,pain,notes
+                flare,2026-01-10,tibia-left;tibia-right,5,"both shins, worse at night"
+                flare,2026-02-01,knee-left,4,
+                """
+            try Data(csv.utf8).write(to: URL(fileURLWithPath: file))
+            let refused = try await family.syncctl("mum", ["import", "--format", "csv", file])
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stderr.contains("row 3") && refused.stderr.contains("sites") && refused.stderr.contains("knee"), "\(refused.stderr)")
+            #expect(try await family.status("mum")["pending"] as? Int == 0)
+        }
+    }
+
+    @Test func csvWrittenByTheDiaryIsReadBackExactlyWithAwkwardNotes() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
+            let notes = [
+                "plain", "commas, and more, commas", #"she said "it hurts" twice"#, "line one\nline two\r\nline three",
+                "Schmerz „stark“ — 痛い 😢", " leading and trailing spaces ", "a \"quoted\", comma\nand newline",
+            ]
+            for (index, note) in notes.enumerated() {
+                try mum.add(
+                    .flare,
+                    fields: [
+                        "started": .string("2026-03-0\(index + 1)"), "sites": ["spine", "clavicle-left"], "pain": .int(Int64(index)),
+                        "fever_c": "37.5", "redness": true, "notes": .string(note),
+                    ])
+            }
+            let flare = try #require(try mum.records(.flare).first).id
+            try mum.add(
+                .treatment,
+                fields: [
+                    "kind": "biologic", "name": "adalimumab", "dosage": ["dose": "40", "unit": "mg"], "route": "sc",
+                    "started": "2026-03-02T09:30:00+01:00", "ended": "2026-06-01", "flare": .string(flare.canonical),
+                    "notes": "every other week, \"pen\"",
+                ])
+            let deleted = try mum.add(.flare, fields: ["started": "2026-03-09", "sites": ["rib-left"], "pain": 1])
+            try mum.delete(deleted)
+
+            let original = try mum.records(includeDeleted: true)
+            let csv = RecordCSV.write(original)
+            let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
+            try dad.importRecords(Data(csv.utf8), format: .csv)
+            let imported = try dad.records(includeDeleted: true)
+            #expect(imported.map(RecordDocument.json) == original.map(RecordDocument.json))
+            #expect(RecordCSV.write(imported) == csv)
+        }
+    }
+
+    /// Twenty thousand rows keep CI's debug build quick; `caresync-bench` times 100,000 in release.
+    @Test func twentyThousandRecordsImportInOneTransaction() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let count = 20_000
+            var text = "type,started,sites,pain,swelling,notes\r\n"
+            for index in 0..<count {
+                text +=
+                    "flare,2025-\(String(format: "%02d", index % 12 + 1))-15,femur-left;tibia-left,\(index % 11),true,\"entry \(index), imported\"\r\n"
+            }
+            let file = family.folder.path("big.csv")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            let started = ContinuousClock.now
+            let result = try await family.syncctl("mum", ["import", "--format", "csv", file, "--json"])
+            let elapsed = ContinuousClock.now - started
+            try #require(result.status == 0, "\(result)")
+            print("imported \(count) records with syncctl in \(elapsed)")
+            let status = try await family.status("mum")
+            #expect(status["records"] as? Int == count)
+            #expect(status["pending"] as? Int == count)
+        }
+    }
+}
