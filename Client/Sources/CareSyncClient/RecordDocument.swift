@@ -29,16 +29,17 @@ public enum RecordDocument {
     static func isDecimal(_ field: String) -> Bool { field == "fever_c" || field == "dose" }
 
     /// One record as a JSON object, keys in display order.
-    public static func json(_ record: DiaryRecord) -> String {
-        var members = [
-            #""id":"\#(record.id.canonical)""#, #""type":"\#(record.type.rawValue)""#, #""deleted":\#(record.isDeleted)"#,
+    public static func json(_ record: DiaryRecord) -> String { document(record).text }
+
+    public static func document(_ record: DiaryRecord) -> JSONDocument {
+        var members: [(String, JSONDocument)] = [
+            ("id", .string(record.id.canonical)), ("type", .string(record.type.rawValue)), ("deleted", .bool(record.isDeleted)),
         ]
         for field in fieldNames(record.type) {
             guard let value = value(field, of: record) else { continue }
-            let text = isDecimal(field) ? (value.stringValue ?? value.canonicalString) : value.canonicalString
-            members.append("\(JSONValue.string(field).canonicalString):\(text)")
+            members.append((field, isDecimal(field) ? value.stringValue.map(JSONDocument.number) ?? JSONDocument(value) : JSONDocument(value)))
         }
-        return "{" + members.joined(separator: ",") + "}"
+        return .object(members)
     }
 
     /// Turns fields named as in a document into the fields a change sets: `dose` and `unit` become

@@ -188,3 +188,68 @@ struct Import: ParsableCommand {
         }
     }
 }
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write the diary as CSV, JSON or a FHIR R4 Bundle.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "csv (a spreadsheet), json (as `list --json`, all records) or fhir (a FHIR R4 Bundle).") var format: String
+    @Option(help: "The file to write (default: standard output).") var output: String?
+    @Flag(name: .customLong("include-deleted"), help: "CSV and JSON: also write deleted records (marked deleted).")
+    var includeDeleted = false
+
+    func validate() throws {
+        guard ["csv", "json", "fhir"].contains(format) else { throw ValidationError("--format must be csv, json or fhir") }
+    }
+
+    func run() throws {
+        let device = try global.device()
+        let records = try device.records(includeDeleted: includeDeleted && format != "fhir")
+        let text: String
+        switch format {
+        case "csv": text = RecordCSV.write(records)
+        case "json": text = JSONDocument.array(records.map(RecordDocument.document)).prettyText
+        default: text = FHIRExport.bundle(records: records, identity: device.identity).prettyText
+        }
+        try write(text, to: output)
+    }
+}
+
+/// Writes to a file, or to standard output when no file is named.
+func write(_ text: String, to path: String?) throws {
+    guard let path else {
+        FileHandle.standardOutput.write(Data(text.utf8))
+        return
+    }
+    do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw ClientError.invalid("cannot write \(path): \(error.localizedDescription)")
+    }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a one-page HTML report (timeline of flares and treatments, sites, summary, open conflicts).")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The HTML file to write, e.g. report.html.") var output: String
+    @Option(help: "The first day of the period, YYYY-MM-DD (default: six months before --to).") var from: String?
+    @Option(help: "The last day of the period, YYYY-MM-DD (default: today).") var to: String?
+
+    func validate() throws {
+        if let from, CalendarDay(from) == nil { throw ValidationError("--from \(from) is not a date written YYYY-MM-DD") }
+        if let to, CalendarDay(to) == nil { throw ValidationError("--to \(to) is not a date written YYYY-MM-DD") }
+    }
+
+    func run() throws {
+        let report = try global.device().report(from: from.flatMap(CalendarDay.init), to: to.flatMap(CalendarDay.init))
+        try write(report.html, to: output)
+        if global.json {
+            print(
+                Output.object([
+                    ("output", Output.string(output)), ("flares", "\(report.flaresInPeriod.count)"), ("days_in_flare", "\(report.daysInFlare)"),
+                ]))
+        } else {
+            print("Wrote \(output): \(report.flaresInPeriod.count) flare(s) from \(report.from.text) to \(report.to.text).")
+        }
+    }
+}

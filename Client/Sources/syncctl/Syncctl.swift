@@ -13,7 +13,7 @@ struct Syncctl: AsyncParsableCommand {
             """,
         subcommands: [
             Join.self, FlareCommand.self, TreatmentCommand.self, Push.self, Pull.self, Sync.self, Status.self, Log.self,
-            Conflicts.self, Invite.self, Devices.self, Revoke.self, Import.self,
+            Conflicts.self, Invite.self, Devices.self, Revoke.self, Import.self, Export.self, Report.self,
         ])
 
     /// Runs the command and exits with the codes of SPEC section 5: usage errors are 2 (not
