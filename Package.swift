@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "caresync-server", targets: ["caresync-server"]),
         .library(name: "CareSyncClient", targets: ["CareSyncClient"]),
         .executable(name: "syncctl", targets: ["syncctl"]),
+        .executable(name: "caresync-bench", targets: ["caresync-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -78,6 +79,21 @@ let package = Package(
             ],
             path: "Client/Sources/syncctl"
         ),
+        // `swift run -c release caresync-bench`: push, pull and no-op sync against this machine's floor.
+        .executableTarget(
+            name: "caresync-bench",
+            dependencies: [
+                "CareSyncClient",
+                "CareSyncServer",
+                "SyncCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/caresync-bench"
+        ),
         .testTarget(
             name: "SyncCoreTests",
             dependencies: [
@@ -99,6 +115,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "CareSyncClient",
+                "CareSyncServer",
                 "SyncCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -140,13 +140,10 @@ extension JSONValue: Codable {
         }
     }
 
-    /// Parses JSON text. Numbers with a fraction are refused: CareSync sends decimals as strings.
+    /// Parses JSON text strictly (RFC 8259: no trailing commas, no duplicate member names, valid UTF-8).
+    /// Numbers with a fraction or an exponent are refused: CareSync sends decimals as strings.
     public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
-        do {
-            self = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw JSONParseError("malformed JSON: \(Self.describe(error))")
-        }
+        self = try JSONParser.parse(bytes)
     }
 
     /// Parses JSON text given as a string.

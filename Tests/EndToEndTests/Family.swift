@@ -1,3 +1,4 @@
+import CareSyncServer
 import Foundation
 import Testing
 
@@ -22,7 +23,7 @@ final class Family: @unchecked Sendable {
     {
         let folder = try TemporaryFolder()
         try prepare(folder)
-        let port = try freePort()
+        let port = try LoopbackPort.free()
         let database = folder.path("server.sqlite")
         let server = try await ServerProcess(
             database: database, port: port, log: folder.path("server.log"), arguments: serverArguments, scheme: scheme)

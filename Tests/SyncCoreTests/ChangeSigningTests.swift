@@ -108,9 +108,19 @@ struct CanonicalJSONTests {
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: "{\"fever_c\":\(number)}") }
     }
 
-    @Test(arguments: ["{", "{\"a\":}", "\"unterminated", "nul", "", "{\"a\" 1}"])
+    @Test(arguments: [
+        "{", "{\"a\":}", "\"unterminated", "nul", "", "{\"a\" 1}", "[1,]", "{\"a\":1,}", "1e3", "01", "{\"a\":1,\"a\":2}",
+        "\"\\ud800\"", "\"tab\there\"", "9223372036854775808", "[1] 2", String(repeating: "[", count: 65) + String(repeating: "]", count: 65),
+    ])
     func malformedJSONIsRefused(text: String) {
         #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
+    }
+
+    @Test func parsingReadsEscapesNumbersAndNestingAsWritten() throws {
+        let value = try JSONValue(parsing: #" {"a": [true, false, null, -9223372036854775808, 0, 42], "b": "\u00e9\ud83d\ude00\n\"\/", "c": {}} "#)
+        #expect(value == ["a": [true, false, .null, .int(Int64.min), 0, 42], "b": "é😀\n\"/", "c": .object([:])])
+        let nested = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        #expect(throws: Never.self) { try JSONValue(parsing: nested) }
     }
 
     @Test func equalityIsByteEqualityNotUnicodeEquivalence() {

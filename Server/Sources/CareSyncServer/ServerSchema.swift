@@ -74,6 +74,17 @@ enum ServerSchema {
                 t.foreignKey(["diaryId", "recordId"], references: "record", columns: ["diaryId", "id"])
             }
         }
+        migrator.registerMigration("v2: per-diary change ordinal, so a pull counts what remains without scanning it") { db in
+            // ordinal = the change's position in its diary (1, 2, …), in seq order. `remaining` of a pull is
+            // then the diary's last ordinal minus the page's, instead of a count over every later change.
+            try db.alter(table: "change") { t in t.add(column: "ordinal", .integer).notNull().defaults(to: 0) }
+            try db.execute(
+                sql: """
+                    UPDATE change SET ordinal = (
+                        SELECT COUNT(*) FROM change AS earlier WHERE earlier.diaryId = change.diaryId AND earlier.seq <= change.seq)
+                    """)
+            try db.create(index: "change_ordinal", on: "change", columns: ["diaryId", "ordinal"], unique: true)
+        }
         return migrator
     }
 }

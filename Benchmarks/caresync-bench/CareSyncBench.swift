@@ -1,0 +1,281 @@
+import ArgumentParser
+import CareSyncClient
+import CareSyncServer
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import SyncCore
+
+/// Measures push, pull and no-op sync against the floor of this machine: what storing the same signed
+/// changes costs with no HTTP and no JSON (docs/PERFORMANCE.md). Prints one line per figure, then
+/// `push_vs_floor=R pull_vs_floor=R`.
+@main
+struct CareSyncBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "caresync-bench", abstract: "Benchmark CareSync on 127.0.0.1 against the floor of this machine.")
+
+    @Option(help: "Changes for the floor, push and pull figures.") var changes = 100_000
+    @Option(name: .customLong("memory-changes"), help: "Changes a fresh device pulls while its peak memory is measured.")
+    var memoryChanges = 1_000_000
+    @Option(name: .customLong("sync-calls"), help: "No-op sync calls timed.") var syncCalls = 200
+    @Option(help: "Devices (each in its own diary) syncing at once.") var devices = 50
+    @Option(help: "Rounds of push 5 changes + pull per device.") var rounds = 20
+    @Option(name: .customLong("pull-home"), help: .hidden) var pullHome: String?
+
+    func run() async throws {
+        if let pullHome {
+            // The child process of the memory figure: a fresh device pulls everything, then exits.
+            try await DiaryDevice(home: ClientHome(path: pullHome)).pull()
+            return
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("caresync-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        print("caresync-bench: \(changes) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores, in \(folder.path)")
+
+        let floor = try Floor.measure(changes: changes, path: folder.appendingPathComponent("floor.sqlite").path)
+        report("floor", floor, "changes/s (GRDB insert, 500 per transaction, WAL, synchronous=FULL, one HMAC-SHA256 verification each)")
+
+        let server = try await BenchServer.start(path: folder.appendingPathComponent("server.sqlite").path)
+        let family = try await server.family(name: "bench", home: folder.appendingPathComponent("writer").path)
+        try family.importFlares(changes)
+
+        let push = try await timed(changes) { try await family.push() }
+        report("push", push, "changes/s (outbox to durable commit over loopback, as syncctl push)")
+
+        let reader = try await server.join(family, home: folder.appendingPathComponent("reader").path)
+        let pull = try await timed(changes) { try await reader.pull() }
+        report("pull", pull, "changes/s (a fresh device pulls and merges into its replica)")
+
+        var noop: [Double] = []
+        for _ in 0..<syncCalls {
+            let started = ContinuousClock.now
+            _ = try await reader.sync()
+            noop.append(milliseconds(ContinuousClock.now - started))
+        }
+        print("noop_sync_p50_ms=\(format(percentile(noop, 0.50))) noop_sync_p99_ms=\(format(percentile(noop, 0.99)))")
+
+        try await concurrency(server: server, folder: folder)
+        try await memory(server: server, folder: folder)
+
+        try await server.stop()
+        print("push_vs_floor=\(format(push / floor)) pull_vs_floor=\(format(pull / floor))")
+    }
+
+    /// 50 devices in 50 diaries, each doing rounds of "push 5 changes, then pull", all at once.
+    private func concurrency(server: BenchServer, folder: URL) async throws {
+        var writers: [DiaryDevice] = []
+        for index in 0..<devices {
+            writers.append(try await server.family(name: "family \(index)", home: folder.appendingPathComponent("c\(index)").path))
+        }
+        let started = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for device in writers {
+                group.addTask {
+                    var latencies: [Double] = []
+                    for round in 0..<rounds {
+                        for edit in 0..<5 { try device.add(.flare, fields: BenchData.flare(round * 5 + edit)) }
+                        let roundStarted = ContinuousClock.now
+                        try await device.push()
+                        try await device.pull()
+                        latencies.append(milliseconds(ContinuousClock.now - roundStarted))
+                    }
+                    return latencies
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let elapsed = seconds(ContinuousClock.now - started)
+        print(
+            "concurrency_rounds_per_s=\(format(Double(latencies.count) / elapsed)) concurrency_p99_ms=\(format(percentile(latencies, 0.99))) (\(devices) devices × \(rounds) rounds of push 5 + pull)"
+        )
+    }
+
+    /// Peak resident memory of a fresh device pulling `memoryChanges` changes, in a child process.
+    private func memory(server: BenchServer, folder: URL) async throws {
+        let writer = try await server.family(name: "big diary", home: folder.appendingPathComponent("big").path)
+        var remaining = memoryChanges
+        while remaining > 0 {
+            let batch = min(remaining, 100_000)
+            try writer.importFlares(batch)
+            try await writer.push()
+            remaining -= batch
+        }
+        let reader = try await server.join(writer, home: folder.appendingPathComponent("big-reader").path)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = ["--pull-home", folder.appendingPathComponent("big-reader").path]
+        let started = ContinuousClock.now
+        try child.run()
+        child.waitUntilExit()
+        let elapsed = seconds(ContinuousClock.now - started)
+        guard child.terminationStatus == 0 else { throw ValidationError("the pulling child failed with status \(child.terminationStatus)") }
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        let records = try reader.status().records
+        print(
+            "memory_peak_mib=\(format(Double(usage.ru_maxrss) / 1024)) (fresh device pulling \(memoryChanges) changes in \(format(elapsed)) s; \(records) records)"
+        )
+
+        // A pull costs what it brings, not the size of the diary: 1,000 new changes into the big diary,
+        // against 1,000 into a small one.
+        let small = try await server.family(name: "small diary", home: folder.appendingPathComponent("small").path)
+        let smallReader = try await server.join(small, home: folder.appendingPathComponent("small-reader").path)
+        var costs: [String: Double] = [:]
+        for (name, writer, reader) in [("big", writer, reader), ("small", small, smallReader)] {
+            try writer.importFlares(1_000)
+            try await writer.push()
+            let started = ContinuousClock.now
+            try await reader.pull()
+            costs[name] = milliseconds(ContinuousClock.now - started)
+        }
+        print("pull_1000_new_ms_big_diary=\(format(costs["big"]!)) pull_1000_new_ms_small_diary=\(format(costs["small"]!))")
+    }
+
+    private func report(_ name: String, _ value: Double, _ what: String) {
+        print("\(name)=\(Int(value.rounded())) \(what)")
+    }
+}
+
+// MARK: The floor
+
+/// The cost no sync server can beat on this machine: the same signed changes, verified and written to
+/// an append-only SQLite table, without HTTP, JSON parsing or merging.
+enum Floor {
+    static func measure(changes count: Int, path: String) throws -> Double {
+        let key = DeviceKey.generate()
+        let author = UUID.version7()
+        let diary = UUID.version7()
+        var clock = HybridLogicalClock()
+        let rows = (0..<count).map { index -> (id: String, body: [UInt8], canonical: [UInt8], signature: [UInt8]) in
+            let change = Change(
+                id: UUID.version7(), diary: diary, record: UUID.version7(), type: .flare,
+                hlc: clock.tick(wallMillis: HybridLogicalClock.wallMillisNow()), author: author, fields: BenchData.flare(index),
+                seen: Dictionary(uniqueKeysWithValues: BenchData.flare(index).keys.map { ($0, []) }))
+            let signed = ChangeSigner.sign(change, with: key)
+            return (change.id.canonical, signed.wireValue.canonicalBytes, change.canonicalBytes, signed.signature)
+        }
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.write { db in try db.execute(sql: "CREATE TABLE change (id TEXT PRIMARY KEY, body BLOB NOT NULL)") }
+        let started = ContinuousClock.now
+        for batch in stride(from: 0, to: count, by: 500) {
+            try pool.write { db in
+                let statement = try db.cachedStatement(sql: "INSERT INTO change (id, body) VALUES (?, ?)")
+                for row in rows[batch..<min(batch + 500, count)] {
+                    guard ChangeSigner.isValid(signature: row.signature, for: row.canonical, key: key) else {
+                        throw ValidationError("a floor change does not verify")
+                    }
+                    try statement.execute(arguments: [row.id, Data(row.body)])
+                }
+            }
+        }
+        return Double(count) / seconds(ContinuousClock.now - started)
+    }
+}
+
+// MARK: The server and its devices
+
+/// A real caresync-server on 127.0.0.1, run in this process on temporary SQLite files.
+final class BenchServer: Sendable {
+    let database: ServerDatabase
+    let url: String
+    let services: ServiceGroup
+    let task: Task<Void, any Error>
+
+    private init(database: ServerDatabase, url: String, services: ServiceGroup, task: Task<Void, any Error>) {
+        self.database = database
+        self.url = url
+        self.services = services
+        self.task = task
+    }
+
+    static func start(path: String) async throws -> BenchServer {
+        let database = try ServerDatabase(path: path)
+        var configuration = ServerConfiguration()
+        configuration.port = try LoopbackPort.free()
+        var logger = Logger(label: "caresync-bench")
+        logger.logLevel = .warning
+        let app = try buildApplication(configuration: configuration, database: database, logger: logger)
+        let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await services.run() }
+        let url = "http://127.0.0.1:\(configuration.port)"
+        // Wait until it listens: an enrollment with a bad code is refused once it does.
+        let home = ClientHome(path: FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)").path)
+        for _ in 0..<200 {
+            do {
+                _ = try await DiaryDevice.join(server: url, code: "not-a-code", deviceName: "probe", home: home)
+            } catch ClientError.unreachable {
+                try await Task.sleep(for: .milliseconds(25))
+                continue
+            } catch {
+                break
+            }
+        }
+        return BenchServer(database: database, url: url, services: services, task: task)
+    }
+
+    /// A new diary with its owner's device.
+    func family(name: String, home: String) async throws -> DiaryDevice {
+        let (_, code) = try database.createDiary(name: name)
+        return try await DiaryDevice.join(server: url, code: code, deviceName: "\(name) owner", home: ClientHome(path: home))
+    }
+
+    /// Another device of the same diary, joined with an invite.
+    func join(_ owner: DiaryDevice, home: String) async throws -> DiaryDevice {
+        let invite = try await owner.invite(role: .caregiver)
+        return try await DiaryDevice.join(server: url, code: invite.code, deviceName: "reader", home: ClientHome(path: home))
+    }
+
+    func stop() async throws {
+        await services.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+enum BenchData {
+    /// A realistic flare: sites, pain, signs, a fever and a few sentences of notes.
+    static func flare(_ index: Int) -> [String: JSONValue] {
+        [
+            "started": .string("2026-\(String(format: "%02d", index % 12 + 1))-\(String(format: "%02d", index % 28 + 1))"),
+            "sites": ["tibia-left", "femur-right"], "pain": .int(Int64(index % 11)), "swelling": true, "limp": .bool(index % 2 == 0),
+            "fever_c": "38.2",
+            "notes": .string(
+                "Entry \(index): woke at night with pain in the left shin, limping to school; ibuprofen at 7, better by the afternoon. Swelling above the ankle."
+            ),
+        ]
+    }
+}
+
+extension DiaryDevice {
+    /// Queues `count` new flares in one import, as `syncctl import` does.
+    func importFlares(_ count: Int) throws {
+        let rows = (0..<count).map { JSONDocument(.object(BenchData.flare($0).merging(["type": "flare"]) { $1 })).text }
+        try importRecords(Data(("[" + rows.joined(separator: ",") + "]").utf8), format: .json)
+    }
+}
+
+// MARK: Numbers
+
+func timed(_ count: Int, _ body: () async throws -> some Any) async throws -> Double {
+    let started = ContinuousClock.now
+    _ = try await body()
+    return Double(count) / seconds(ContinuousClock.now - started)
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }
+
+func percentile(_ values: [Double], _ fraction: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
+}
+
+func format(_ value: Double) -> String { String(format: value >= 100 ? "%.0f" : "%.2f", value) }

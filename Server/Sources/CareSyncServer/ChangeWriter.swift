@@ -1,0 +1,87 @@
+import Foundation
+import GRDB
+import SyncCore
+
+/// Appends verified changes of one diary to the log inside a write transaction, and keeps each field's
+/// winning value current. Refusals (an id reused with other content, a reused stamp, a record changing
+/// type) throw, which rolls back the whole batch.
+struct ChangeWriter {
+    private let db: Database
+    private let diary: String
+    private let now: Date
+    private(set) var latestSeq: Int64
+    private var ordinal: Int64
+
+    init(db: Database, diary: String, now: Date) throws {
+        self.db = db
+        self.diary = diary
+        self.now = now
+        let last = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, ordinal FROM change WHERE diaryId = ? ORDER BY seq DESC LIMIT 1"), arguments: [diary])
+        latestSeq = last?["seq"] ?? 0
+        ordinal = last?["ordinal"] ?? 0
+    }
+
+    /// Stores one change; returns false if the same change was stored before.
+    mutating func insert(_ change: Change, body: [UInt8], index: Int) throws -> Bool {
+        let id = change.id.canonical
+        let details: [String: JSONValue] = ["index": .int(Int64(index))]
+        let record = change.record.canonical
+        do {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO change (id, diaryId, recordId, type, hlc, author, body, receivedAt, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO NOTHING
+                    """
+            ).execute(arguments: [
+                id, diary, record, change.type.rawValue, change.hlc.packed, change.author.canonical, Data(body), now, ordinal + 1,
+            ])
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            // UNIQUE (author, hlc): another change with this stamp.
+            let other = try String.fetchOne(
+                db, sql: "SELECT id FROM change WHERE author = ? AND hlc = ?", arguments: [change.author.canonical, change.hlc.packed])
+            throw APIError(
+                .conflict, "stamp_reused",
+                "change #\(index) (\(id)) has the same clock and author as stored change \(other ?? "?"): a device's clock must move forward",
+                details: details)
+        }
+        guard db.changesCount > 0 else {
+            let existing = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM change WHERE id = ?"), arguments: [id])
+            guard existing.map(Array.init) == body else {
+                throw APIError(
+                    .conflict, "change_id_reused", "change #\(index) (\(id)) reuses the id of a stored change with different content",
+                    details: details)
+            }
+            return false
+        }
+        ordinal += 1
+        latestSeq = db.lastInsertedRowID
+
+        try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").execute(arguments: [
+            diary, record, change.type.rawValue,
+        ])
+        if db.changesCount == 0,
+            let type = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT type FROM record WHERE diaryId = ? AND id = ?"), arguments: [diary, record]),
+            type != change.type.rawValue
+        {
+            throw APIError(
+                .conflict, "type_changed",
+                "change #\(index): "
+                    + MergeError.typeChanged(record: change.record, existing: RecordType(rawValue: type)!, attempted: change.type).description,
+                details: details)
+        }
+        // The value with the greater (stamp, change id) wins; stamp texts sort as stamps do.
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO fieldValue (diaryId, recordId, field, value, stamp, changeId) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (diaryId, recordId, field) DO UPDATE SET value = excluded.value, stamp = excluded.stamp, changeId = excluded.changeId
+                WHERE excluded.stamp > fieldValue.stamp OR (excluded.stamp = fieldValue.stamp AND excluded.changeId > fieldValue.changeId)
+                """)
+        let stamp = change.stamp.text
+        for (field, value) in change.fields {
+            try upsert.execute(arguments: [diary, record, field, value.canonicalString, stamp, id])
+        }
+        return true
+    }
+}
