@@ -22,7 +22,13 @@ struct CareSyncBench: AsyncParsableCommand {
     @Option(name: .customLong("sync-calls"), help: "No-op sync calls timed.") var syncCalls = 200
     @Option(help: "Devices (each in its own diary) syncing at once.") var devices = 50
     @Option(help: "Rounds of push 5 changes + pull per device.") var rounds = 20
+    @Option(help: "Only these figures, e.g. push,pull (for profiling): floor, push, pull, noop, concurrency, memory.")
+    var only: String?
     @Option(name: .customLong("pull-home"), help: .hidden) var pullHome: String?
+
+    private func wants(_ figure: String) -> Bool {
+        only.map { $0.split(separator: ",").contains(Substring(figure)) } ?? true
+    }
 
     func run() async throws {
         if let pullHome {
@@ -35,30 +41,37 @@ struct CareSyncBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: folder) }
         print("caresync-bench: \(changes) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores, in \(folder.path)")
 
-        let floor = try Floor.measure(changes: changes, path: folder.appendingPathComponent("floor.sqlite").path)
-        report("floor", floor, "changes/s (GRDB insert, 500 per transaction, WAL, synchronous=FULL, one HMAC-SHA256 verification each)")
+        var floor = Double.nan
+        if wants("floor") {
+            floor = try Floor.measure(changes: changes, path: folder.appendingPathComponent("floor.sqlite").path)
+            report("floor", floor, "changes/s (GRDB insert, 500 per transaction, WAL, synchronous=FULL, one HMAC-SHA256 verification each)")
+        }
 
         let server = try await BenchServer.start(path: folder.appendingPathComponent("server.sqlite").path)
-        let family = try await server.family(name: "bench", home: folder.appendingPathComponent("writer").path)
-        try family.importFlares(changes)
+        var push = Double.nan
+        var pull = Double.nan
+        if wants("push") || wants("pull") || wants("noop") {
+            let family = try await server.family(name: "bench", home: folder.appendingPathComponent("writer").path)
+            try family.importFlares(changes)
+            push = try await timed(changes) { try await family.push() }
+            report("push", push, "changes/s (outbox to durable commit over loopback, as syncctl push)")
 
-        let push = try await timed(changes) { try await family.push() }
-        report("push", push, "changes/s (outbox to durable commit over loopback, as syncctl push)")
+            let reader = try await server.join(family, home: folder.appendingPathComponent("reader").path)
+            pull = try await timed(changes) { try await reader.pull() }
+            report("pull", pull, "changes/s (a fresh device pulls and merges into its replica)")
 
-        let reader = try await server.join(family, home: folder.appendingPathComponent("reader").path)
-        let pull = try await timed(changes) { try await reader.pull() }
-        report("pull", pull, "changes/s (a fresh device pulls and merges into its replica)")
-
-        var noop: [Double] = []
-        for _ in 0..<syncCalls {
-            let started = ContinuousClock.now
-            _ = try await reader.sync()
-            noop.append(milliseconds(ContinuousClock.now - started))
+            if wants("noop") {
+                var noop: [Double] = []
+                for _ in 0..<syncCalls {
+                    let started = ContinuousClock.now
+                    _ = try await reader.sync()
+                    noop.append(milliseconds(ContinuousClock.now - started))
+                }
+                print("noop_sync_p50_ms=\(format(percentile(noop, 0.50))) noop_sync_p99_ms=\(format(percentile(noop, 0.99)))")
+            }
         }
-        print("noop_sync_p50_ms=\(format(percentile(noop, 0.50))) noop_sync_p99_ms=\(format(percentile(noop, 0.99)))")
-
-        try await concurrency(server: server, folder: folder)
-        try await memory(server: server, folder: folder)
+        if wants("concurrency") { try await concurrency(server: server, folder: folder) }
+        if wants("memory") { try await memory(server: server, folder: folder) }
 
         try await server.stop()
         print("push_vs_floor=\(format(push / floor)) pull_vs_floor=\(format(pull / floor))")

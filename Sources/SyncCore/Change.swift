@@ -149,6 +149,24 @@ public struct SignedChange: Sendable, Hashable {
         return .object(members)
     }
 
+    /// The canonical bytes of the wire form, made from the change's canonical bytes (which a signer or
+    /// verifier has at hand) by inserting `"sig"` where canonical order puts it: after `"seen"`, before
+    /// the closing `"type"` and `"v"` members. Equal to `wireValue.canonicalBytes`, without encoding twice.
+    public func wireBytes(canonical: [UInt8]) -> [UInt8] {
+        let suffix = Array(",\"type\":\"\(change.type.rawValue)\",\"v\":\(Change.formatVersion)}".utf8)
+        guard canonical.count > suffix.count, canonical.suffix(suffix.count).elementsEqual(suffix) else {
+            return wireValue.canonicalBytes
+        }
+        var wire: [UInt8] = []
+        wire.reserveCapacity(canonical.count + 80)
+        wire.append(contentsOf: canonical.prefix(canonical.count - suffix.count))
+        wire.append(contentsOf: Array(",\"sig\":\"".utf8))
+        wire.append(contentsOf: Array(Hex.encode(signature).utf8))
+        wire.append(UInt8(ascii: "\""))
+        wire.append(contentsOf: suffix)
+        return wire
+    }
+
     /// Reads the wire form. The signature is only decoded here; `ChangeSigner.isValid` checks it.
     public init(wireValue value: JSONValue) throws(ValidationError) {
         let change = try Change(canonicalValue: value, extraMembers: ["sig"])

@@ -33,7 +33,14 @@ public struct DeviceKey: Sendable, CustomStringConvertible {
 /// Signs changes with a device key and checks signatures in constant time.
 public enum ChangeSigner {
     public static func sign(_ change: Change, with key: DeviceKey) -> SignedChange {
-        SignedChange(change: change, signature: Array(HMAC<SHA256>.authenticationCode(for: change.canonicalBytes, using: key.symmetricKey)))
+        signWithWireBytes(change, with: key).signed
+    }
+
+    /// Signs a change and returns its wire bytes too, encoding the change once.
+    public static func signWithWireBytes(_ change: Change, with key: DeviceKey) -> (signed: SignedChange, wire: [UInt8]) {
+        let canonical = change.canonicalBytes
+        let signed = SignedChange(change: change, signature: Array(HMAC<SHA256>.authenticationCode(for: canonical, using: key.symmetricKey)))
+        return (signed, signed.wireBytes(canonical: canonical))
     }
 
     /// Whether `signed.signature` is the HMAC of the change under `key`, compared in constant time.

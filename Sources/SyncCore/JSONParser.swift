@@ -5,22 +5,26 @@ struct JSONParser {
     static let maxDepth = 64
 
     private let bytes: UnsafeBufferPointer<UInt8>
+    /// Whether a number with a fraction or exponent is read as its text (documents written by people)
+    /// rather than refused (the protocol, where decimals travel as strings).
+    private let decimalsAsText: Bool
     private var index = 0
     private var depth = 0
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    private init(_ bytes: UnsafeBufferPointer<UInt8>, decimalsAsText: Bool) {
         self.bytes = bytes
+        self.decimalsAsText = decimalsAsText
     }
 
-    static func parse(_ input: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+    static func parse(_ input: some Collection<UInt8>, decimalsAsText: Bool = false) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError>? = input.withContiguousStorageIfAvailable { buffer in
-            var parser = JSONParser(buffer)
+            var parser = JSONParser(buffer, decimalsAsText: decimalsAsText)
             return Result { () throws(JSONParseError) in try parser.document() }
         }
         if let result { return try result.get() }
         let copy = Array(input)
         return try copy.withUnsafeBufferPointer { buffer throws(JSONParseError) in
-            var parser = JSONParser(buffer)
+            var parser = JSONParser(buffer, decimalsAsText: decimalsAsText)
             return try parser.document()
         }
     }
@@ -152,8 +156,17 @@ struct JSONParser {
             index += 1
         }
         if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
-            index = start
-            throw fail("fractional numbers are not accepted here; send decimals as strings such as \"37.5\"")
+            guard decimalsAsText else {
+                index = start
+                throw fail("fractional numbers are not accepted here; send decimals as strings such as \"37.5\"")
+            }
+            while index < bytes.count,
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index])
+                    || [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "+"), UInt8(ascii: "-")].contains(bytes[index])
+            {
+                index += 1
+            }
+            return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
         }
         if negative {
             guard magnitude <= UInt64(Int64.max) + 1 else { throw fail("number too large") }

@@ -60,8 +60,12 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            // JCS sorts keys by their UTF-16 code units.
-            let keys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            // JCS sorts keys by their UTF-16 code units. Below U+E000, UTF-8 byte order is the same order
+            // and much cheaper to compare; only keys with higher characters take the UTF-16 path.
+            let keys =
+                members.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0xEE } })
+                ? members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                : members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
             for (index, key) in keys.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 Self.appendCanonicalString(key, to: &out)
@@ -76,6 +80,12 @@ extension JSONValue {
 
     static func appendCanonicalString(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escaping: copy them whole.
+        if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out.append(contentsOf: string.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -144,6 +154,12 @@ extension JSONValue: Codable {
     /// Numbers with a fraction or an exponent are refused: CareSync sends decimals as strings.
     public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
         self = try JSONParser.parse(bytes)
+    }
+
+    /// Parses JSON written by people (import files): as `init(parsing:)`, but a number with a fraction
+    /// or an exponent is read as its text (`38.4` → `"38.4"`), for the record rules to check as a decimal.
+    public init(parsingDocument bytes: some Collection<UInt8>) throws(JSONParseError) {
+        self = try JSONParser.parse(bytes, decimalsAsText: true)
     }
 
     /// Parses JSON text given as a string.

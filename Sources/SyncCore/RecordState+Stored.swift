@@ -61,3 +61,81 @@ extension RecordState {
         return FieldEntry(value: stored, stamp: stamp, change: change)
     }
 }
+
+extension RecordState {
+    /// `storedValue.canonicalBytes`, written directly: a replica stores a record on every merge, and
+    /// building the JSON tree first costs more than the merge itself.
+    public var storedBytes: [UInt8] {
+        let names = Set(registers.keys).union(superseded.keys)
+        // Field names are ASCII schema names; anything else takes the general path.
+        guard names.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) else { return storedValue.canonicalBytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + 160 * names.count)
+        var stamps: [(Stamp, [UInt8])] = []
+        func append(_ stamp: Stamp) {
+            if let known = stamps.first(where: { $0.0 == stamp }) {
+                out.append(contentsOf: known.1)
+                return
+            }
+            let text = Array("\"\(stamp.text)\"".utf8)
+            stamps.append((stamp, text))
+            out.append(contentsOf: text)
+        }
+        func append(_ entry: FieldEntry) {
+            out.append(contentsOf: Array(#"{"change":""#.utf8))
+            out.append(contentsOf: Array(entry.change.canonical.utf8))
+            out.append(contentsOf: Array(#"","stamp":"#.utf8))
+            append(entry.stamp)
+            out.append(contentsOf: Array(#","value":"#.utf8))
+            entry.value.appendCanonical(to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: Array(#"{"fields":{"#.utf8))
+        for (index, name) in names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.appendCanonicalString(name, to: &out)
+            out.append(contentsOf: Array(":{".utf8))
+            var needsComma = false
+            var winnerBytes: [UInt8]? = nil
+            if let register = registers[name] {
+                let start = out.count
+                append(register.winner)
+                winnerBytes = Array(out[start...])
+                out.removeSubrange(start...)
+                out.append(contentsOf: Array(#""heads":["#.utf8))
+                for (position, head) in register.heads.enumerated() {
+                    if position > 0 { out.append(UInt8(ascii: ",")) }
+                    if head.change == register.winner.change, head.stamp == register.winner.stamp {
+                        out.append(contentsOf: winnerBytes!)
+                    } else {
+                        append(head)
+                    }
+                }
+                out.append(UInt8(ascii: "]"))
+                needsComma = true
+            }
+            if let seen = superseded[name], !seen.isEmpty {
+                if needsComma { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: Array(#""superseded":["#.utf8))
+                for (position, stamp) in seen.sorted().enumerated() {
+                    if position > 0 { out.append(UInt8(ascii: ",")) }
+                    append(stamp)
+                }
+                out.append(UInt8(ascii: "]"))
+                needsComma = true
+            }
+            if let winnerBytes {
+                if needsComma { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: Array(#""winner":"#.utf8))
+                out.append(contentsOf: winnerBytes)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: Array(#"},"id":""#.utf8))
+        out.append(contentsOf: Array(id.canonical.utf8))
+        out.append(contentsOf: Array(#"","type":""#.utf8))
+        out.append(contentsOf: Array(type.rawValue.utf8))
+        out.append(contentsOf: Array(#""}"#.utf8))
+        return out
+    }
+}

@@ -98,6 +98,16 @@ struct CanonicalJSONTests {
         #expect(value.canonicalString == "\"\\\"\\\\/\\b\\f\\n\\r\\t\\u0001\\u001fé🦴\u{7F}\"")
     }
 
+    @Test(arguments: [RecordType.flare, .treatment])
+    func wireBytesSplicedFromTheCanonicalFormEqualTheEncodedWireForm(type: RecordType) throws {
+        let fields: [String: JSONValue] =
+            type == .flare ? Fixture.flareFields.merging(["notes": "type\":\"x \"v\":1}"]) { $1 } : ["kind": "nsaid", "name": "naproxen"]
+        let change = Fixture.change(7, type: type, at: 1_732_500_000_000, fields: fields)
+        let (signed, wire) = ChangeSigner.signWithWireBytes(change, with: Fixture.key)
+        #expect(wire == signed.wireValue.canonicalBytes)
+        #expect(try SignedChange(wireValue: JSONValue(parsing: wire)) == signed)
+    }
+
     @Test func parsingThenEncodingIsTheIdentityOnCanonicalText() throws {
         let text = #"{"fields":{"notes":"a\nb \"c\" ü","pain":10},"v":1}"#
         #expect(try JSONValue(parsing: text).canonicalString == text)

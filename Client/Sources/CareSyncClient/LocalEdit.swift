@@ -71,8 +71,8 @@ extension Replica {
                 let change = Change(
                     id: UUID.version7(), diary: identity.diary, record: recordID, type: type,
                     hlc: clock.tick(wallMillis: HybridLogicalClock.wallMillisNow()), author: identity.device, fields: request.fields, seen: seen)
-                let signed = ChangeSigner.sign(change, with: key)
-                _ = try RecordMerger.log(signed, body: signed.wireValue.canonicalBytes, in: db)
+                let (signed, wire) = ChangeSigner.signWithWireBytes(change, with: key)
+                _ = try RecordMerger.log(signed, body: wire, in: db)
                 try merger.apply(change, in: db)
                 try outbox.execute(arguments: [change.id.canonical])
                 changes.append(change)

@@ -19,32 +19,48 @@ extension Replica {
     /// Merges one pulled page and moves the cursor to `next` in the same transaction, so a pull that is
     /// interrupted resumes after the last page merged: nothing missing, nothing twice. Changes the
     /// replica already holds (its own, or a page merged before a lost reply) are skipped.
-    /// - Returns: how many changes were new to this replica.
+    /// - Returns: how many changes were new to this replica, and whether one came from a device the
+    ///   replica cannot name yet.
     @discardableResult
-    func merge(_ page: [SignedChange], next: Int64, epoch: String, at date: Date = Date()) throws(ClientError) -> Int {
-        try write { db in
+    func merge(_ page: [SignedChange], next: Int64, epoch: String, at date: Date = Date()) async throws(ClientError) -> (
+        new: Int, unknownAuthor: Bool
+    ) {
+        try await asyncWrite { db in
             var merger = RecordMerger()
             var latest = HLC(packed: try Int64.fetchOne(db, sql: "SELECT clock FROM identity WHERE id = 1") ?? 0)
             var new = 0
+            var authors: Set<UUID> = []
             for signed in page {
-                guard try RecordMerger.log(signed, body: signed.wireValue.canonicalBytes, in: db) else { continue }
+                guard try RecordMerger.log(signed, body: signed.wireBytes(canonical: signed.change.canonicalBytes), in: db) else { continue }
                 try merger.apply(signed.change, in: db)
                 latest = max(latest, signed.change.hlc)
+                authors.insert(signed.change.author)
                 new += 1
+            }
+            let known = try authors.allSatisfy { author in
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM member WHERE id = ?)"), arguments: [author.canonical])
+                    ?? false
             }
             try merger.flush(to: db)
             // The clock advances past every change received, so a later local edit wins over them.
             try db.execute(
                 sql: "UPDATE identity SET clock = ?, epoch = ?, cursor = ?, lastPullAt = ? WHERE id = 1",
                 arguments: [latest.packed, epoch, next, date])
-            return new
+            return (new, !known)
         }
     }
 
-    /// Authors of changes in the log whose names the replica does not know yet.
-    func unknownAuthors() throws(ClientError) -> Int {
-        try read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(DISTINCT author) FROM change WHERE author NOT IN (SELECT id FROM member)") ?? 0
+    /// Notes a pull that brought nothing, without a durable write: nothing changed that a crash could lose.
+    func notePullWithoutChanges(at date: Date = Date()) async throws(ClientError) {
+        do {
+            try await pool.writeWithoutTransaction { db in
+                // One autocommit statement under synchronous=NORMAL: in WAL mode its commit needs no fsync.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                try db.execute(sql: "UPDATE identity SET lastPullAt = ? WHERE id = 1", arguments: [date])
+            }
+        } catch {
+            throw .setup("the local replica could not be written: \(error)")
         }
     }
 

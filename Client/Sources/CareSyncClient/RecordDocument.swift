@@ -80,28 +80,3 @@ public enum RecordDocument {
         }
     }
 }
-
-/// JSON as people write it in import files: like `JSONValue`, but a number with a fraction is kept as
-/// its shortest decimal text (`38.4` → "38.4") rather than refused, since documents write decimals as numbers.
-struct DocumentJSON: Decodable {
-    let value: JSONValue
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            value = .null
-        } else if let bool = try? container.decode(Bool.self) {
-            value = .bool(bool)
-        } else if let int = try? container.decode(Int64.self) {
-            value = .int(int)
-        } else if let double = try? container.decode(Double.self) {
-            value = .string("\(double)")
-        } else if let string = try? container.decode(String.self) {
-            value = .string(string)
-        } else if let array = try? container.decode([DocumentJSON].self) {
-            value = .array(array.map(\.value))
-        } else {
-            value = .object(try container.decode([String: DocumentJSON].self).mapValues(\.value))
-        }
-    }
-}

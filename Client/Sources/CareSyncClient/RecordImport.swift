@@ -64,12 +64,13 @@ extension DiaryDevice {
 
     /// A JSON array of records in the shape `list --json` prints (`id` optional).
     static func jsonRows(_ data: Data) throws(ClientError) -> [ImportRow] {
-        let items: [JSONValue]
+        let parsed: JSONValue
         do {
-            items = try JSONDecoder().decode([DocumentJSON].self, from: data).map(\.value)
+            parsed = try JSONValue(parsingDocument: data)
         } catch {
-            throw .invalid("the file is not a JSON array of records: \(JSONValue.describe(error))")
+            throw .invalid("the file is not JSON: \(error.description)")
         }
+        guard let items = parsed.arrayValue else { throw .invalid("the file must hold a JSON array of records (got \(parsed.typeName))") }
         return try items.enumerated().map { (offset, item) throws(ClientError) -> ImportRow in
             let label = "record \(offset + 1)"
             guard var members = item.objectValue else { throw .invalid("\(label): is not a JSON object") }

@@ -80,6 +80,28 @@ final class Replica: Sendable {
         }
     }
 
+    /// The same as `write`, on GRDB's writer queue: sync traffic awaits the disk without holding one of
+    /// Swift's few cooperative threads, so many devices in one process (or a UI) keep moving.
+    func asyncWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(ClientError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .setup("the local replica could not be written: \(error)")
+        }
+    }
+
+    func asyncRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(ClientError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .setup("the local replica could not be read: \(error)")
+        }
+    }
+
     func read<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
         do {
             return try pool.read(body)
@@ -205,7 +227,7 @@ struct RecordMerger {
             let state = states[id]!
             try statement.execute(arguments: [
                 id.canonical, state.type.rawValue, state.isDeleted, state.conflicts.count, state.lastStamp?.hlc.packed ?? 0,
-                Data(JSONValue.object(state.values).canonicalBytes), Data(state.storedValue.canonicalBytes),
+                Data(JSONValue.object(state.values).canonicalBytes), Data(state.storedBytes),
             ])
         }
         touched.removeAll()

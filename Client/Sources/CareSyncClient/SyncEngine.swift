@@ -44,7 +44,7 @@ extension DiaryDevice {
         var result = PushResult()
         let total = try replica.outboxCount()
         while true {
-            var batch = try replica.outboxBatch(limit: Self.pushBatchChanges)
+            var batch = try await replica.outboxBatch(limit: Self.pushBatchChanges)
             guard !batch.isEmpty else { break }
             var size = 0
             if let cut = batch.indices.first(where: { index in
@@ -61,7 +61,7 @@ extension DiaryDevice {
             }
             body.append(contentsOf: Array("]}".utf8))
             let answer = try await connection.signed(.POST, diaryPath + "/changes", body: body, device: identity.device, key: key)
-            try replica.acknowledge(batch.map(\.id))
+            try await replica.acknowledge(batch.map(\.id))
             result.sent += batch.count
             result.duplicates += Int(answer.objectValue?["duplicates"]?.intValue ?? 0)
             progress?(SyncProgress(phase: .push, done: result.sent, total: max(total, result.sent)))
@@ -75,6 +75,7 @@ extension DiaryDevice {
         var result = PullResult()
         var position = try replica.pullPosition()
         var pulled = 0
+        var unknownAuthor = false
         while true {
             let answer = try await connection.signed(
                 .GET, diaryPath + "/changes", query: "after=\(position.cursor)&limit=\(Self.pullPageSize)", device: identity.device, key: key)
@@ -92,13 +93,20 @@ extension DiaryDevice {
                 pulled = 0
                 continue
             }
-            result.received += try replica.merge(page.changes, next: page.next, epoch: page.epoch)
+            if page.changes.isEmpty && position.epoch == page.epoch && position.cursor == page.next {
+                try await replica.notePullWithoutChanges()
+            } else {
+                let merged = try await replica.merge(page.changes, next: page.next, epoch: page.epoch)
+                result.received += merged.new
+                unknownAuthor = unknownAuthor || merged.unknownAuthor
+            }
             position = PullPosition(epoch: page.epoch, cursor: page.next)
             pulled += page.changes.count
             progress?(SyncProgress(phase: .pull, done: pulled, total: pulled + Int(page.remaining)))
             if !page.more { break }
         }
-        if try replica.unknownAuthors() > 0 { _ = try await devices() }
+        // The history names devices; learn the names of any new ones.
+        if unknownAuthor { _ = try await devices() }
         return result
     }
 

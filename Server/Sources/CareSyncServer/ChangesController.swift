@@ -28,7 +28,9 @@ struct ChangesController {
         }
         let wallMillis = HybridLogicalClock.wallMillisNow()
         var batch: [SignedChange] = []
+        var bodies: [[UInt8]] = []
         batch.reserveCapacity(items.count)
+        bodies.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
             let signed: SignedChange
             do {
@@ -56,14 +58,16 @@ struct ChangesController {
                     "\(label) is stamped \(ahead) s ahead of the server's clock (allowed: \(Int(configuration.maxClockSkew.seconds)) s): this device's clock is wrong; set it right and edit again",
                     details: details.merging(["server_time_ms": .int(wallMillis)]) { $1 })
             }
-            guard ChangeSigner.isValid(signed, key: device.deviceKey) else {
+            let canonical = change.canonicalBytes
+            guard ChangeSigner.isValid(signature: signed.signature, for: canonical, key: device.deviceKey) else {
                 throw APIError(
                     .unprocessableContent, "invalid_change_signature", "\(label): the signature does not verify with the author's key",
                     details: details)
             }
             batch.append(signed)
+            bodies.append(signed.wireBytes(canonical: canonical))
         }
-        let outcome = try await database.store(batch, diary: device.diaryId)
+        let outcome = try await database.store(batch, bodies: bodies, diary: device.diaryId)
         return ["stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest)]
     }
 
