@@ -11,6 +11,14 @@ struct ChangeWriter {
     private let now: Date
     private(set) var latestSeq: Int64
     private var ordinal: Int64
+    /// Records touched by this batch, written back once by `finish()`.
+    private var records: [UUID: PendingRecord] = [:]
+
+    private struct PendingRecord {
+        var type: RecordType?
+        var fields: [String: JSONValue]
+        let exists: Bool
+    }
 
     init(db: Database, diary: String, now: Date) throws {
         self.db = db
@@ -20,6 +28,31 @@ struct ChangeWriter {
             db.cachedStatement(sql: "SELECT seq, ordinal FROM change WHERE diaryId = ? ORDER BY seq DESC LIMIT 1"), arguments: [diary])
         latestSeq = last?["seq"] ?? 0
         ordinal = last?["ordinal"] ?? 0
+    }
+
+    private func pendingRecord(_ id: UUID, record: String) throws -> PendingRecord {
+        if let pending = records[id] { return pending }
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT type, fields FROM record WHERE diaryId = ? AND id = ?"), arguments: [diary, record])
+        else { return PendingRecord(type: nil, fields: [:], exists: false) }
+        return PendingRecord(
+            type: RecordType(rawValue: row["type"]), fields: try JSONValue(parsing: row["fields"] as Data).objectValue ?? [:], exists: true)
+    }
+
+    /// Writes every record this batch touched: its type and current field values.
+    mutating func finish() throws {
+        let insert = try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
+        let update = try db.cachedStatement(sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
+        for (id, pending) in records {
+            let fields = Data(JSONValue.object(pending.fields).canonicalBytes)
+            if pending.exists {
+                try update.execute(arguments: [fields, diary, id.canonical])
+            } else {
+                try insert.execute(arguments: [diary, id.canonical, pending.type?.rawValue, fields])
+            }
+        }
+        records.removeAll()
     }
 
     /// Stores one change; returns false if the same change was stored before.
@@ -57,31 +90,19 @@ struct ChangeWriter {
         ordinal += 1
         latestSeq = db.lastInsertedRowID
 
-        try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").execute(arguments: [
-            diary, record, change.type.rawValue,
-        ])
-        if db.changesCount == 0,
-            let type = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT type FROM record WHERE diaryId = ? AND id = ?"), arguments: [diary, record]),
-            type != change.type.rawValue
-        {
+        var pending = try pendingRecord(change.record, record: record)
+        if let type = pending.type, type != change.type {
             throw APIError(
                 .conflict, "type_changed",
-                "change #\(index): "
-                    + MergeError.typeChanged(record: change.record, existing: RecordType(rawValue: type)!, attempted: change.type).description,
+                "change #\(index): " + MergeError.typeChanged(record: change.record, existing: type, attempted: change.type).description,
                 details: details)
         }
-        // The value with the greater (stamp, change id) wins; stamp texts sort as stamps do.
-        let upsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO fieldValue (diaryId, recordId, field, value, stamp, changeId) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (diaryId, recordId, field) DO UPDATE SET value = excluded.value, stamp = excluded.stamp, changeId = excluded.changeId
-                WHERE excluded.stamp > fieldValue.stamp OR (excluded.stamp = fieldValue.stamp AND excluded.changeId > fieldValue.changeId)
-                """)
+        pending.type = change.type
         let stamp = change.stamp.text
-        for (field, value) in change.fields {
-            try upsert.execute(arguments: [diary, record, field, value.canonicalString, stamp, id])
+        for (field, value) in change.fields where CurrentFields.wins(stamp: stamp, change: id, over: pending.fields[field]) {
+            pending.fields[field] = CurrentFields.entry(value: value, stamp: stamp, change: id)
         }
+        records[change.record] = pending
         return true
     }
 }

@@ -53,9 +53,15 @@ public struct ServerAudit: Sendable {
                 }
             }
             var stored: [String: [String: String]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT diaryId, recordId, field, value, stamp FROM fieldValue") {
-                stored[row["diaryId"] as String + "/" + (row["recordId"] as String), default: [:]][row["field"]] =
-                    (row["value"] as String) + " " + (row["stamp"] as String)
+            for row in try Row.fetchAll(db, sql: "SELECT diaryId, id, fields FROM record") {
+                let key = row["diaryId"] as String + "/" + (row["id"] as String)
+                guard let fields = try? JSONValue(parsing: row["fields"] as Data).objectValue else {
+                    report.faults.append("record \(key): stored field values cannot be read")
+                    continue
+                }
+                stored[key] = fields.mapValues { entry in
+                    (entry.objectValue?["value"]?.canonicalString ?? "?") + " " + (entry.objectValue?["stamp"]?.stringValue ?? "?")
+                }
             }
             var replayed: [String: [String: String]] = [:]
             for (diary, replica) in replicas {

@@ -132,6 +132,7 @@ public final class ServerDatabase: Sendable {
                     outcome.duplicates += 1
                 }
             }
+            try writer.finish()
             outcome.latest = writer.latestSeq
             return outcome
         }

@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import SyncCore
 
 /// The server's schema, one named migration per change; a migration is never edited once shipped.
 ///
@@ -85,6 +87,41 @@ enum ServerSchema {
                     """)
             try db.create(index: "change_ordinal", on: "change", columns: ["diaryId", "ordinal"], unique: true)
         }
+        migrator.registerMigration("v3: each record's current field values in one row instead of one row per field") { db in
+            // A push then writes one record row per change instead of one row per field (measured: the
+            // per-field upserts were most of the cost of storing a push; docs/PERFORMANCE.md).
+            try db.alter(table: "record") { t in t.add(column: "fields", .blob).notNull().defaults(to: "{}") }
+            var records: [String: [String: JSONValue]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT diaryId, recordId, field, value, stamp, changeId FROM fieldValue") {
+                let key = (row["diaryId"] as String) + "/" + (row["recordId"] as String)
+                records[key, default: [:]][row["field"]] = CurrentFields.entry(
+                    value: try JSONValue(parsing: Array((row["value"] as String).utf8)), stamp: row["stamp"], change: row["changeId"])
+            }
+            for (key, fields) in records {
+                let parts = key.split(separator: "/").map(String.init)
+                try db.execute(
+                    sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?",
+                    arguments: [Data(JSONValue.object(fields).canonicalBytes), parts[0], parts[1]])
+            }
+            try db.drop(table: "fieldValue")
+        }
         return migrator
+    }
+}
+
+/// The current winning value of each field of a record, as the server keeps it in `record.fields`:
+/// `{"pain": {"change": "…", "stamp": "…", "value": 6}, …}` (canonical JSON).
+enum CurrentFields {
+    static func entry(value: JSONValue, stamp: String, change: String) -> JSONValue {
+        .object(["change": .string(change), "stamp": .string(stamp), "value": value])
+    }
+
+    /// Whether a value written with (`stamp`, `change`) wins over the stored entry: the greater stamp,
+    /// then the greater change id. Stamp texts sort as stamps do.
+    static func wins(stamp: String, change: String, over entry: JSONValue?) -> Bool {
+        guard let members = entry?.objectValue, let storedStamp = members["stamp"]?.stringValue,
+            let storedChange = members["change"]?.stringValue
+        else { return true }
+        return stamp != storedStamp ? stamp > storedStamp : change > storedChange
     }
 }

@@ -1,0 +1,63 @@
+import Foundation
+import GRDB
+import SyncCore
+import Testing
+
+@testable import CareSyncServer
+
+/// A database written by an earlier server version opens in this one with nothing lost.
+@Suite struct MigrationTests {
+    @Test func aVersion1DatabaseMigratesWithItsChangesOrdinalsAndCurrentValues() async throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        let path = harness.directory.appendingPathComponent("v1.sqlite").path
+        let queue = try DatabaseQueue(path: path)
+        try ServerSchema.migrator.migrate(queue, upTo: "v1: diaries, devices, invites, change log, field values")
+
+        // What the first server stored: one diary, one device, a flare and an edit of its pain.
+        let diary = UUID.version7()
+        let key = DeviceKey.generate()
+        var device = TestDevice(id: UUID.version7(), diary: diary, key: key, role: "owner")
+        let record = UUID.version7()
+        let created = device.change(record: record)
+        let edited = device.change(record: record, fields: ["pain": 8])
+        let deviceID = device.id.canonical
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO diary (id, name, createdAt) VALUES (?, 'Mia', ?)", arguments: [diary.canonical, Date()])
+            try db.execute(
+                sql: "INSERT INTO device (id, diaryId, name, role, key, createdAt) VALUES (?, ?, 'laptop', 'owner', ?, ?)",
+                arguments: [deviceID, diary.canonical, key.symmetricKey.withUnsafeBytes { Data($0) }, Date()])
+            try db.execute(sql: "INSERT INTO record (diaryId, id, type) VALUES (?, ?, 'flare')", arguments: [diary.canonical, record.canonical])
+            for signed in [created, edited] {
+                let change = signed.change
+                try db.execute(
+                    sql: "INSERT INTO change (id, diaryId, recordId, type, hlc, author, body, receivedAt) VALUES (?, ?, ?, 'flare', ?, ?, ?, ?)",
+                    arguments: [
+                        change.id.canonical, diary.canonical, record.canonical, change.hlc.packed, deviceID,
+                        Data(signed.wireValue.canonicalBytes), Date(),
+                    ])
+                for (field, value) in change.fields {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO fieldValue (diaryId, recordId, field, value, stamp, changeId) VALUES (?, ?, ?, ?, ?, ?)
+                            ON CONFLICT (diaryId, recordId, field) DO UPDATE SET value = excluded.value, stamp = excluded.stamp, changeId = excluded.changeId
+                            """,
+                        arguments: [diary.canonical, record.canonical, field, value.canonicalString, change.stamp.text, change.id.canonical])
+                }
+            }
+        }
+        try queue.close()
+
+        let database = try ServerDatabase(path: path)
+        let report = try ServerAudit(database: database).run()
+        #expect(report.changesChecked == 2)
+        #expect(report.faults.isEmpty, "\(report.faults)")
+        let page = try await database.pull(diary: diary.canonical, after: 0, limit: 1)
+        #expect(page.bodies.count == 1 && page.remaining == 1, "ordinals were given to the old changes")
+        let fields = try await database.pool.read { db in
+            try JSONValue(parsing: Data.fetchOne(db, sql: "SELECT fields FROM record")!)
+        }
+        #expect(fields.objectValue?["pain"]?.objectValue?["value"] == 8)
+        #expect(fields.objectValue?["sites"]?.objectValue?["value"] == ["tibia-left"])
+    }
+}
