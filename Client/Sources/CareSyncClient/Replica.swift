@@ -223,7 +223,7 @@ struct RecordMerger {
                 ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, conflicts = excluded.conflicts,
                     updatedHLC = excluded.updatedHLC, fieldValues = excluded.fieldValues, state = excluded.state
                 """)
-        for id in touched.sorted(by: { $0.canonical < $1.canonical }) {
+        for id in touched {
             let state = states[id]!
             try statement.execute(arguments: [
                 id.canonical, state.type.rawValue, state.isDeleted, state.conflicts.count, state.lastStamp?.hlc.packed ?? 0,
