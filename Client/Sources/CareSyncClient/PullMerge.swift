@@ -60,7 +60,7 @@ extension Replica {
                 try db.execute(sql: "UPDATE identity SET lastPullAt = ? WHERE id = 1", arguments: [date])
             }
         } catch {
-            throw .setup("the local replica could not be written: \(error)")
+            throw Self.failure(error, "written")
         }
     }
 

@@ -71,45 +71,25 @@ final class Replica: Sendable {
 
     /// Runs a write transaction, passing `ClientError`s through and naming any other failure.
     func write<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
-        do {
-            return try pool.write(body)
-        } catch let error as ClientError {
-            throw error
-        } catch {
-            throw .setup("the local replica could not be written: \(error)")
-        }
+        do { return try pool.write(body) } catch { throw Self.failure(error, "written") }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
+        do { return try pool.read(body) } catch { throw Self.failure(error, "read") }
     }
 
     /// The same as `write`, on GRDB's writer queue: sync traffic awaits the disk without holding one of
     /// Swift's few cooperative threads, so many devices in one process (or a UI) keep moving.
     func asyncWrite<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(ClientError) -> T {
-        do {
-            return try await pool.write(body)
-        } catch let error as ClientError {
-            throw error
-        } catch {
-            throw .setup("the local replica could not be written: \(error)")
-        }
+        do { return try await pool.write(body) } catch { throw Self.failure(error, "written") }
     }
 
     func asyncRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(ClientError) -> T {
-        do {
-            return try await pool.read(body)
-        } catch let error as ClientError {
-            throw error
-        } catch {
-            throw .setup("the local replica could not be read: \(error)")
-        }
+        do { return try await pool.read(body) } catch { throw Self.failure(error, "read") }
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
-        do {
-            return try pool.read(body)
-        } catch let error as ClientError {
-            throw error
-        } catch {
-            throw .setup("the local replica could not be read: \(error)")
-        }
+    static func failure(_ error: any Error, _ doing: String) -> ClientError {
+        (error as? ClientError) ?? .setup("the local replica could not be \(doing): \(error)")
     }
 
     func identity() throws(ClientError) -> DeviceIdentity {
