@@ -80,10 +80,12 @@ enum ServerSchema {
             // ordinal = the change's position in its diary (1, 2, …), in seq order. `remaining` of a pull is
             // then the diary's last ordinal minus the page's, instead of a count over every later change.
             try db.alter(table: "change") { t in t.add(column: "ordinal", .integer).notNull().defaults(to: 0) }
+            // One pass with a window function (SQLite 3.33+), not a count per row: linear in the log.
             try db.execute(
                 sql: """
-                    UPDATE change SET ordinal = (
-                        SELECT COUNT(*) FROM change AS earlier WHERE earlier.diaryId = change.diaryId AND earlier.seq <= change.seq)
+                    UPDATE change SET ordinal = numbered.position
+                    FROM (SELECT seq, ROW_NUMBER() OVER (PARTITION BY diaryId ORDER BY seq) AS position FROM change) AS numbered
+                    WHERE numbered.seq = change.seq
                     """)
             try db.create(index: "change_ordinal", on: "change", columns: ["diaryId", "ordinal"], unique: true)
         }
