@@ -31,7 +31,12 @@ public struct Change: Sendable, Hashable {
         self.hlc = hlc
         self.author = author
         self.fields = fields
-        self.seen = seen.mapValues { Array(Set($0)).sorted() }
+        // Distinct and ascending, as the canonical form lists them (already so when read from the wire).
+        self.seen = seen.mapValues { Change.isStrictlyAscending($0) ? $0 : Array(Set($0)).sorted() }
+    }
+
+    static func isStrictlyAscending(_ stamps: [Stamp]) -> Bool {
+        zip(stamps, stamps.dropFirst()).allSatisfy { $0 < $1 }
     }
 
     /// The stamp every field of this change is written with.
@@ -74,7 +79,8 @@ extension Change {
         }
         let label = members["change"]?.stringValue.map { "change \($0)" } ?? "change"
         func refuse(_ field: String, _ rule: String) -> ValidationError { ValidationError(record: label, field: field, rule: rule) }
-        if let unknown = members.keys.sorted().first(where: { !Self.memberNames.contains($0) && !extraMembers.contains($0) }) {
+        let isKnown = { (name: String) in Self.memberNames.contains(name) || extraMembers.contains(name) }
+        if !members.keys.allSatisfy(isKnown), let unknown = members.keys.sorted().first(where: { !isKnown($0) }) {
             throw refuse(unknown, "is not a member of a change")
         }
         func uuid(_ name: String) throws(ValidationError) -> UUID {
@@ -98,7 +104,7 @@ extension Change {
         guard let hlc = HLC(text: hlcText) else { throw refuse("hlc", "must be 16 lowercase hex digits (got \"\(hlcText)\")") }
         guard let fields = members["fields"]?.objectValue else { throw refuse("fields", "is required and must be an object") }
         guard let seenObject = members["seen"]?.objectValue else { throw refuse("seen", "is required and must be an object") }
-        guard Set(seenObject.keys) == Set(fields.keys) else {
+        guard seenObject.count == fields.count, seenObject.keys.allSatisfy({ fields[$0] != nil }) else {
             throw refuse("seen", "must have exactly one entry for each field the change sets")
         }
         let stamp = Stamp(hlc: hlc, device: author)
@@ -117,7 +123,7 @@ extension Change {
                 }
                 stamps.append(seenStamp)
             }
-            guard stamps == Array(Set(stamps)).sorted() else {
+            guard Self.isStrictlyAscending(stamps) else {
                 throw refuse("seen", "entry for \(field) must list distinct stamps in ascending order")
             }
             seen[field] = stamps

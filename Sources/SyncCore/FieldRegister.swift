@@ -12,6 +12,12 @@ public struct FieldEntry: Hashable, Sendable, Comparable {
         self.change = change
     }
 
+    /// Whether both are the value one change wrote to this field: same change, same stamp. (Cheaper
+    /// than `==`, which compares the values' canonical bytes.)
+    public func isSameWrite(as other: FieldEntry) -> Bool {
+        change == other.change && stamp == other.stamp
+    }
+
     /// Last-writer-wins order: the greater (HLC, author) wins. Honest devices never reuse a stamp; the
     /// change id only keeps replicas in agreement should a faulty one do so.
     public static func < (lhs: FieldEntry, rhs: FieldEntry) -> Bool {
@@ -57,7 +63,7 @@ public struct FieldRegister: Hashable, Sendable {
             let seenSet = Set(seen)
             heads.removeAll { seenSet.contains($0.stamp) }
         }
-        if !superseded, !heads.contains(entry) {
+        if !superseded, !heads.contains(where: { $0.isSameWrite(as: entry) }) {
             heads.append(entry)
             heads.sort()
         }
@@ -65,7 +71,7 @@ public struct FieldRegister: Hashable, Sendable {
     }
 
     /// The values last-writer-wins overrode that nobody has seen and edited over yet.
-    public var overridden: [FieldEntry] { heads.filter { $0 != winner } }
+    public var overridden: [FieldEntry] { heads.filter { !$0.isSameWrite(as: winner) } }
 
     /// What a new local edit of this field must list as `seen`: every value its author is shown.
     public var stampsToSee: [Stamp] { heads.map(\.stamp) }

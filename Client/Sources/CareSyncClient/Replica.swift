@@ -206,7 +206,7 @@ struct RecordMerger {
         for id in touched {
             let state = states[id]!
             try statement.execute(arguments: [
-                id.canonical, state.type.rawValue, state.isDeleted, state.conflicts.count, state.lastStamp?.hlc.packed ?? 0,
+                id.canonical, state.type.rawValue, state.isDeleted, state.conflictCount, state.lastStamp?.hlc.packed ?? 0,
                 Data(JSONValue.object(state.values).canonicalBytes), Data(state.storedBytes),
             ])
         }
