@@ -20,8 +20,8 @@ struct Join: AsyncParsableCommand {
         if global.json {
             print(
                 Output.object([
-                    ("diary", Output.string(identity.diary.canonical)), ("diary_name", Output.string(identity.diaryName)),
-                    ("device", Output.string(identity.device.canonical)), ("role", Output.string(identity.role.rawValue)),
+                    ("diary", .optional(identity.diary.canonical)), ("diary_name", .optional(identity.diaryName)),
+                    ("device", .optional(identity.device.canonical)), ("role", .optional(identity.role.rawValue)),
                 ]))
         } else {
             print("Joined diary \"\(identity.diaryName)\" as \(identity.role.rawValue); this device is \"\(identity.deviceName)\".")
@@ -56,8 +56,8 @@ struct Invite: AsyncParsableCommand {
         if global.json {
             print(
                 Output.object([
-                    ("code", Output.string(invitation.code)), ("diary", Output.string(invitation.diary.canonical)),
-                    ("role", Output.string(invitation.role.rawValue)), ("expires_at", Output.string(invitation.expiresAt)),
+                    ("code", .optional(invitation.code)), ("diary", .optional(invitation.diary.canonical)),
+                    ("role", .optional(invitation.role.rawValue)), ("expires_at", .optional(invitation.expiresAt)),
                 ]))
         } else {
             print("Invite for a \(invitation.role.rawValue), usable once until \(invitation.expiresAt). On their machine:")
@@ -77,9 +77,9 @@ struct Devices: AsyncParsableCommand {
         if global.json {
             let items = members.map { member in
                 Output.object([
-                    ("id", Output.string(member.id.canonical)), ("name", Output.string(member.name)), ("role", Output.string(member.role.rawValue)),
-                    ("revoked", "\(member.revoked)"), ("created_at", Output.string(member.createdAt)),
-                    ("access_expires_at", Output.string(member.accessExpiresAt)),
+                    ("id", .optional(member.id.canonical)), ("name", .optional(member.name)), ("role", .optional(member.role.rawValue)),
+                    ("revoked", .bool(member.revoked)), ("created_at", .optional(member.createdAt)),
+                    ("access_expires_at", .optional(member.accessExpiresAt)),
                 ])
             }
             print("[" + items.joined(separator: ",") + "]")
@@ -106,9 +106,9 @@ struct Revoke: AsyncParsableCommand {
         if global.json {
             print(
                 Output.object([
-                    ("id", Output.string(revoked.id.canonical)), ("name", Output.string(revoked.name)),
-                    ("role", Output.string(revoked.role.rawValue)),
-                    ("revoked", "true"),
+                    ("id", .optional(revoked.id.canonical)), ("name", .optional(revoked.name)),
+                    ("role", .optional(revoked.role.rawValue)),
+                    ("revoked", .bool(true)),
                 ]))
         } else {
             print("Revoked \"\(revoked.name)\" (\(revoked.id.canonical)): it can no longer sync.")

@@ -23,13 +23,9 @@ enum Output {
         }
     }
 
-    /// A JSON object from members whose values are already JSON text.
-    static func object(_ members: [(String, String)]) -> String {
-        "{" + members.map { "\(JSONValue.string($0.0).canonicalString):\($0.1)" }.joined(separator: ",") + "}"
-    }
-
-    static func string(_ text: String?) -> String {
-        text.map { JSONValue.string($0).canonicalString } ?? "null"
+    /// One JSON object, members in the order given: what `--json` prints.
+    static func object(_ members: [(String, JSONDocument)]) -> String {
+        JSONDocument.object(members).text
     }
 
     /// A moment as people read it, in local time.
@@ -39,9 +35,8 @@ enum Output {
     }
 
     /// A moment as programs read it: ISO 8601 in UTC.
-    static func iso(_ date: Date?) -> String {
-        guard let date else { return "null" }
-        return string(isoFormatter.string(from: date))
+    static func iso(_ date: Date?) -> JSONDocument {
+        .optional(date.map(isoFormatter.string(from:)))
     }
 
     nonisolated(unsafe) private static let localFormatter: DateFormatter = {

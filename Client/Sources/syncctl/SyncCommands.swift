@@ -10,7 +10,7 @@ struct Push: AsyncParsableCommand {
     func run() async throws {
         let result = try await global.device().push(progress: global.json ? nil : Output.progressBar())
         if global.json {
-            print(Output.object([("pushed", "\(result.sent)"), ("duplicates", "\(result.duplicates)")]))
+            print(Output.object([("pushed", .int(Int64(result.sent))), ("duplicates", .int(Int64(result.duplicates)))]))
         } else {
             print(result.sent == 0 ? "Nothing to push." : "Pushed \(result.sent) change(s).")
         }
@@ -24,7 +24,7 @@ struct Pull: AsyncParsableCommand {
     func run() async throws {
         let result = try await global.device().pull(progress: global.json ? nil : Output.progressBar())
         if global.json {
-            print(Output.object([("pulled", "\(result.received)"), ("server_restored", "\(result.serverWasRestored)")]))
+            print(Output.object([("pulled", .int(Int64(result.received))), ("server_restored", .bool(result.serverWasRestored))]))
         } else {
             if result.serverWasRestored { print("The server was restored from a backup: this device sent it everything it had made again.") }
             print(result.received == 0 ? "Up to date." : "Pulled \(result.received) new change(s).")
@@ -41,7 +41,8 @@ struct Sync: AsyncParsableCommand {
         if global.json {
             print(
                 Output.object([
-                    ("pushed", "\(result.push.sent)"), ("pulled", "\(result.pull.received)"), ("server_restored", "\(result.pull.serverWasRestored)"),
+                    ("pushed", .int(Int64(result.push.sent))), ("pulled", .int(Int64(result.pull.received))),
+                    ("server_restored", .bool(result.pull.serverWasRestored)),
                 ]))
         } else {
             if result.pull.serverWasRestored { print("The server was restored from a backup: this device sent it everything it had made again.") }
@@ -60,11 +61,11 @@ struct Status: ParsableCommand {
         if global.json {
             print(
                 Output.object([
-                    ("diary", Output.string(identity.diary.canonical)), ("diary_name", Output.string(identity.diaryName)),
-                    ("device", Output.string(identity.device.canonical)), ("device_name", Output.string(identity.deviceName)),
-                    ("role", Output.string(identity.role.rawValue)), ("server", Output.string(identity.server)), ("pending", "\(status.pending)"),
-                    ("records", "\(status.records)"), ("deleted", "\(status.deleted)"), ("conflicts", "\(status.conflicts)"),
-                    ("epoch", Output.string(status.epoch)), ("cursor", "\(status.cursor)"), ("last_push_at", Output.iso(status.lastPushAt)),
+                    ("diary", .optional(identity.diary.canonical)), ("diary_name", .optional(identity.diaryName)),
+                    ("device", .optional(identity.device.canonical)), ("device_name", .optional(identity.deviceName)),
+                    ("role", .optional(identity.role.rawValue)), ("server", .optional(identity.server)), ("pending", .int(Int64(status.pending))),
+                    ("records", .int(Int64(status.records))), ("deleted", .int(Int64(status.deleted))), ("conflicts", .int(Int64(status.conflicts))),
+                    ("epoch", .optional(status.epoch)), ("cursor", .int(status.cursor)), ("last_push_at", Output.iso(status.lastPushAt)),
                     ("last_pull_at", Output.iso(status.lastPullAt)),
                 ]))
             return
@@ -95,10 +96,10 @@ struct Log: ParsableCommand {
         if global.json {
             let items = entries.map { entry in
                 Output.object([
-                    ("change", Output.string(entry.change.canonical)), ("record", Output.string(entry.record.canonical)),
-                    ("type", Output.string(entry.type.rawValue)), ("time", Output.iso(entry.time)),
-                    ("author", Output.string(entry.author.id.canonical)), ("author_name", Output.string(entry.author.name)),
-                    ("author_role", Output.string(entry.author.role?.rawValue)), ("fields", JSONValue.object(entry.fields).canonicalString),
+                    ("change", .optional(entry.change.canonical)), ("record", .optional(entry.record.canonical)),
+                    ("type", .optional(entry.type.rawValue)), ("time", Output.iso(entry.time)),
+                    ("author", .optional(entry.author.id.canonical)), ("author_name", .optional(entry.author.name)),
+                    ("author_role", .optional(entry.author.role?.rawValue)), ("fields", JSONDocument(.object(entry.fields))),
                 ])
             }
             print("[" + items.joined(separator: ",") + "]")
@@ -137,16 +138,16 @@ struct Conflicts: ParsableCommand {
     func run() throws {
         let conflicts = try global.device().conflicts()
         if global.json {
-            func side(_ side: OpenConflict.Side) -> String {
-                Output.object([
-                    ("value", side.value.canonicalString), ("author", Output.string(side.author.id.canonical)),
-                    ("author_name", Output.string(side.author.name)), ("time", Output.iso(side.time)),
+            func side(_ side: OpenConflict.Side) -> JSONDocument {
+                .object([
+                    ("value", JSONDocument(side.value)), ("author", .optional(side.author.id.canonical)),
+                    ("author_name", .optional(side.author.name)), ("time", Output.iso(side.time)),
                 ])
             }
             let items = conflicts.map { conflict in
                 Output.object([
-                    ("record", Output.string(conflict.record.canonical)), ("type", Output.string(conflict.type.rawValue)),
-                    ("field", Output.string(conflict.field)), ("kept", side(conflict.kept)), ("overridden", side(conflict.overridden)),
+                    ("record", .optional(conflict.record.canonical)), ("type", .optional(conflict.type.rawValue)),
+                    ("field", .optional(conflict.field)), ("kept", side(conflict.kept)), ("overridden", side(conflict.overridden)),
                 ])
             }
             print("[" + items.joined(separator: ",") + "]")
@@ -182,7 +183,7 @@ struct Import: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: file) else { throw ClientError.invalid("cannot read \(file)") }
         let ids = try global.device().importRecords(data, format: ImportFormat(rawValue: format)!)
         if global.json {
-            print(Output.object([("imported", "\(ids.count)"), ("ids", "[" + ids.map { Output.string($0.canonical) }.joined(separator: ",") + "]")]))
+            print(Output.object([("imported", .int(Int64(ids.count))), ("ids", .array(ids.map { .string($0.canonical) }))]))
         } else {
             print("Imported \(ids.count) record(s); `syncctl push` sends them to the server.")
         }
@@ -246,7 +247,8 @@ struct Report: ParsableCommand {
         if global.json {
             print(
                 Output.object([
-                    ("output", Output.string(output)), ("flares", "\(report.flaresInPeriod.count)"), ("days_in_flare", "\(report.daysInFlare)"),
+                    ("output", .optional(output)), ("flares", .int(Int64(report.flaresInPeriod.count))),
+                    ("days_in_flare", .int(Int64(report.daysInFlare))),
                 ]))
         } else {
             print("Wrote \(output): \(report.flaresInPeriod.count) flare(s) from \(report.from.text) to \(report.to.text).")
