@@ -43,6 +43,11 @@ public enum CalendarText {
         return days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
     }
 
+    /// Days since 1970-01-01 of a date text (`YYYY-MM-DD`), or nil if the text is not a valid date.
+    public static func dayNumber(_ text: String) -> Int64? {
+        dateParts(Array(text.utf8)).map { daysSinceEpoch(year: $0.0, month: $0.1, day: $0.2) }
+    }
+
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
     public static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year

@@ -416,10 +416,8 @@ public struct CalendarDay: Comparable, Hashable, Sendable {
 
     /// Reads `YYYY-MM-DD`.
     public init?(_ text: String) {
-        guard CalendarText.isDate(text), let year = Int64(text.prefix(4)), let month = Int64(text.dropFirst(5).prefix(2)),
-            let day = Int64(text.dropFirst(8).prefix(2))
-        else { return nil }
-        number = CalendarText.daysSinceEpoch(year: year, month: month, day: day)
+        guard let number = CalendarText.dayNumber(text) else { return nil }
+        self.number = number
     }
 
     /// Today in the local time zone.

@@ -108,7 +108,7 @@ final class Replica: Sendable {
 
     /// The records of one type (or all), newest start first.
     func records(type: RecordType?, includeDeleted: Bool) throws(ClientError) -> [DiaryRecord] {
-        var sql = "SELECT id, type, deleted, conflicts, updatedHLC, fieldValues FROM record WHERE 1 = 1"
+        var sql = Self.selectRecords + " WHERE 1 = 1"
         var arguments: StatementArguments = []
         if let type {
             sql += " AND type = ?"
@@ -126,7 +126,7 @@ final class Replica: Sendable {
     func record(_ id: UUID) throws(ClientError) -> DiaryRecord? {
         try read { db in
             try Row.fetchOne(
-                db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, fieldValues FROM record WHERE id = ?", arguments: [id.canonical]
+                db, sql: Self.selectRecords + " WHERE id = ?", arguments: [id.canonical]
             ).map(Self.record)
         }
     }
@@ -146,6 +146,9 @@ final class Replica: Sendable {
         }
         return id
     }
+
+    /// The columns `record(_:)` reads.
+    private static let selectRecords = "SELECT id, type, deleted, conflicts, updatedHLC, fieldValues FROM record"
 
     private static func record(_ row: Row) throws -> DiaryRecord {
         let values = try JSONValue(parsing: row["fieldValues"] as Data).objectValue ?? [:]

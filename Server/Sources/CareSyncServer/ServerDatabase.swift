@@ -119,9 +119,9 @@ public final class ServerDatabase: Sendable {
     /// Stores a batch of verified changes in one transaction. A change already stored with the same
     /// bytes is skipped; any refusal rolls the whole batch back. Every statement is prepared once per
     /// connection (`cachedStatement`): a push of 500 changes runs the same few statements 500 times.
-    /// - Parameter bodies: the wire bytes of each change, if the caller has them already.
-    func store(_ batch: [SignedChange], bodies: [[UInt8]]? = nil, diary: String, now: Date = Date()) async throws -> PushOutcome {
-        let bodies = bodies ?? batch.map { $0.wireBytes(canonical: $0.change.canonicalBytes) }
+    /// - Parameter bodies: the wire bytes of each change, which the caller made while verifying it.
+    func store(_ batch: [SignedChange], bodies: [[UInt8]], diary: String, now: Date = Date()) async throws -> PushOutcome {
+        precondition(batch.count == bodies.count, "one body per change")
         return try await pool.write { db in
             var outcome = PushOutcome()
             var writer = try ChangeWriter(db: db, diary: diary, now: now)
