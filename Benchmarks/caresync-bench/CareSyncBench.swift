@@ -60,18 +60,21 @@ struct CareSyncBench: AsyncParsableCommand {
             push = try await timed(changes) { try await family.push() }
             report("push", push, "changes/s (outbox to durable commit over loopback, as syncctl push)")
 
-            let reader = try await server.join(family, home: folder.appendingPathComponent("reader").path)
-            pull = try await timed(changes) { try await reader.pull() }
-            report("pull", pull, "changes/s (a fresh device pulls and merges into its replica)")
+            // Without pull or noop in `--only`, a profile shows the push alone.
+            if wants("pull") || wants("noop") {
+                let reader = try await server.join(family, home: folder.appendingPathComponent("reader").path)
+                pull = try await timed(changes) { try await reader.pull() }
+                report("pull", pull, "changes/s (a fresh device pulls and merges into its replica)")
 
-            if wants("noop") {
-                var noop: [Double] = []
-                for _ in 0..<syncCalls {
-                    let started = ContinuousClock.now
-                    _ = try await reader.sync()
-                    noop.append(milliseconds(ContinuousClock.now - started))
+                if wants("noop") {
+                    var noop: [Double] = []
+                    for _ in 0..<syncCalls {
+                        let started = ContinuousClock.now
+                        _ = try await reader.sync()
+                        noop.append(milliseconds(ContinuousClock.now - started))
+                    }
+                    print("noop_sync_p50_ms=\(format(percentile(noop, 0.50))) noop_sync_p99_ms=\(format(percentile(noop, 0.99)))")
                 }
-                print("noop_sync_p50_ms=\(format(percentile(noop, 0.50))) noop_sync_p99_ms=\(format(percentile(noop, 0.99)))")
             }
         }
         if wants("concurrency") { try await concurrency(server: server, folder: folder) }

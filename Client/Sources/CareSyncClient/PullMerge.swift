@@ -18,14 +18,16 @@ extension Replica {
 
     /// Merges one pulled page and moves the cursor to `next` in the same transaction, so a pull that is
     /// interrupted resumes after the last page merged: nothing missing, nothing twice. Changes the
-    /// replica already holds (its own, or a page merged before a lost reply) are skipped.
+    /// replica already holds (its own, or a page merged before a lost reply) are skipped. The server
+    /// holds every change of the page, so the commit does not wait for the disk: a power failure may
+    /// undo the last pages merged, cursor and all, and the next pull brings them again.
     /// - Returns: how many changes were new to this replica, and whether one came from a device the
     ///   replica cannot name yet.
     @discardableResult
     func merge(_ page: [SignedChange], next: Int64, epoch: String, at date: Date = Date()) async throws(ClientError) -> (
         new: Int, unknownAuthor: Bool
     ) {
-        try await asyncWrite { db in
+        try await asyncWriteWithoutFsync { db in
             var merger = RecordMerger()
             var latest = HLC(packed: try Int64.fetchOne(db, sql: "SELECT clock FROM identity WHERE id = 1") ?? 0)
             var new = 0
@@ -50,17 +52,10 @@ extension Replica {
         }
     }
 
-    /// Notes a pull that brought nothing, without a durable write: nothing changed that a crash could lose.
+    /// Notes a pull that brought nothing; nothing changed that a crash could lose.
     func notePullWithoutChanges(at date: Date = Date()) async throws(ClientError) {
-        do {
-            try await pool.writeWithoutTransaction { db in
-                // One autocommit statement under synchronous=NORMAL: in WAL mode its commit needs no fsync.
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
-                try db.execute(sql: "UPDATE identity SET lastPullAt = ? WHERE id = 1", arguments: [date])
-            }
-        } catch {
-            throw Self.failure(error, "written")
+        try await asyncWriteWithoutFsync { db in
+            try db.execute(sql: "UPDATE identity SET lastPullAt = ? WHERE id = 1", arguments: [date])
         }
     }
 
