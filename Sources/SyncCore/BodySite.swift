@@ -29,17 +29,19 @@ public struct BodySite: Hashable, Sendable, CustomStringConvertible {
     public static let allSites: [String] =
         pairedBones.flatMap { bone in Side.allCases.map { "\(bone)-\($0.rawValue)" } } + unpairedBones
 
+    private init(bone: String, side: Side?) {
+        self.bone = bone
+        self.side = side
+    }
+
+    /// Every site by its text: every change's sites are looked up here.
+    private static let byText: [String: BodySite] = Dictionary(
+        uniqueKeysWithValues: pairedBones.flatMap { bone in Side.allCases.map { ("\(bone)-\($0.rawValue)", BodySite(bone: bone, side: $0)) } }
+            + unpairedBones.map { ($0, BodySite(bone: $0, side: nil)) })
+
     public init?(_ text: String) {
-        for bone in Self.pairedBones {
-            for side in Side.allCases where text == "\(bone)-\(side.rawValue)" {
-                self.bone = bone
-                self.side = side
-                return
-            }
-        }
-        guard Self.unpairedBones.contains(text) else { return nil }
-        bone = text
-        side = nil
+        guard let site = Self.byText[text] else { return nil }
+        self = site
     }
 
     public var text: String { side.map { "\(bone)-\($0.rawValue)" } ?? bone }

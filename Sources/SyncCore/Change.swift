@@ -186,6 +186,53 @@ public struct SignedChange: Sendable, Hashable {
     }
 }
 
+/// A signed change as it arrived on the wire, with its canonical wire bytes: the bytes received when
+/// they were already canonical (as every CareSync client and server sends them), else encoded again.
+/// The server checks the signature over them and stores them; a replica logs them. Neither encodes
+/// the change a second time.
+public struct ReceivedChange: Sendable {
+    public let signed: SignedChange
+    /// The canonical wire form, with `"sig"`.
+    public let wireBytes: [UInt8]
+    /// Where `,"sig":"…"` lies in `wireBytes`: without it, they are the signed canonical bytes.
+    private let signatureMember: Range<Int>
+
+    /// Reads a change from one element of a list of changes.
+    public init(_ element: JSONElement) throws(ValidationError) {
+        let signed = try SignedChange(wireValue: element.value)
+        self.signed = signed
+        // Canonical order puts "sig" last but for "type" and "v": …,"sig":"<64 hex>","type":"flare","v":1}
+        let suffix = ",\"type\":\"\(signed.change.type.rawValue)\",\"v\":\(Change.formatVersion)}".utf8.count
+        let member = Array(",\"sig\":\"".utf8)
+        let memberCount = member.count + 64 + 1
+        if element.isCanonical, element.bytes.count > suffix + memberCount {
+            let start = element.bytes.startIndex + element.bytes.count - suffix - memberCount
+            if element.bytes[start..<start + member.count].elementsEqual(member) {
+                wireBytes = Array(element.bytes)
+                let offset = start - element.bytes.startIndex
+                signatureMember = offset..<offset + memberCount
+                return
+            }
+        }
+        wireBytes = signed.wireValue.canonicalBytes
+        signatureMember = (wireBytes.count - suffix - memberCount)..<(wireBytes.count - suffix)
+    }
+
+    public var change: Change { signed.change }
+
+    /// The bytes the author signed.
+    public var canonicalBytes: [UInt8] {
+        var bytes = Array(wireBytes[..<signatureMember.lowerBound])
+        bytes.append(contentsOf: wireBytes[signatureMember.upperBound...])
+        return bytes
+    }
+
+    /// Whether the signature is the HMAC of the change under `key`, compared in constant time.
+    public func isValid(key: DeviceKey) -> Bool {
+        ChangeSigner.isValid(signature: signed.signature, for: canonicalBytes, key: key)
+    }
+}
+
 /// Lowercase hexadecimal, the text form of keys and signatures.
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)

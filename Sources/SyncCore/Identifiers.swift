@@ -15,7 +15,7 @@ extension UUID {
         // Two draws of 64 bits rather than ten of 8: the system generator is a system call per draw.
         let high = generator.next()
         let low = generator.next()
-        var uuid = UUID().uuid
+        var uuid = UUID.zero
         withUnsafeMutableBytes(of: &uuid) { bytes in
             for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - index))) }
             for index in 6..<8 { bytes[index] = UInt8(truncatingIfNeeded: high >> (8 * (index - 6))) }
@@ -27,6 +27,9 @@ extension UUID {
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Sixteen zero bytes to fill in (`UUID()` would draw random bits from the system first).
+    private static let zero: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
     /// The canonical text form used everywhere in CareSync: lowercase, hyphenated. (Written by hand:
     /// Foundation's `uuidString` goes through `sprintf`, and ids are formatted for every change.)
@@ -53,7 +56,7 @@ extension UUID {
         var text = text
         let parsed: uuid_t? = text.withUTF8 { bytes -> uuid_t? in
             guard bytes.count == 36 else { return nil }
-            var uuid = UUID().uuid
+            var uuid = UUID.zero
             let valid = withUnsafeMutableBytes(of: &uuid) { out -> Bool in
                 var position = 0
                 for index in 0..<16 {

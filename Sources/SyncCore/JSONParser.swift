@@ -10,6 +10,12 @@ struct JSONParser {
     private let decimalsAsText: Bool
     private var index = 0
     private var depth = 0
+    /// Whether the bytes read so far (since the last reset) are in canonical form (RFC 8785 as
+    /// `JSONValue.canonicalBytes` writes it): no whitespace, members in order, canonical escapes.
+    private var canonical = true
+    /// The top-level member whose list elements are recorded in `elements`, if any.
+    private var listMember: String?
+    private var elements: [JSONElementSource] = []
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>, decimalsAsText: Bool) {
         self.bytes = bytes
@@ -29,6 +35,18 @@ struct JSONParser {
         }
     }
 
+    /// Parses a JSON object and notes, for each element of the list under its top-level member
+    /// `member`, where its bytes lie in `input` and whether they are already canonical. A receiver of
+    /// signed changes can then keep and check the bytes it received instead of encoding them again.
+    static func parse(_ input: [UInt8], elementsOf member: String) throws(JSONParseError) -> (JSONValue, [JSONElementSource]) {
+        try input.withUnsafeBufferPointer { buffer throws(JSONParseError) in
+            var parser = JSONParser(buffer, decimalsAsText: false)
+            parser.listMember = member
+            let value = try parser.document()
+            return (value, parser.elements)
+        }
+    }
+
     private mutating func document() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         guard index < bytes.count else { throw fail("empty input") }
@@ -45,7 +63,9 @@ struct JSONParser {
     private mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
-            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            case 0x20, 0x0A, 0x0D, 0x09:
+                index += 1
+                canonical = false
             default: return
             }
         }
@@ -90,15 +110,23 @@ struct JSONParser {
             depth -= 1
             return .object(members)
         }
+        var previousKey: String?
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes") }
             let key = try parseString()
+            if let previousKey, !JSONValue.isCanonicallyOrdered(previousKey, key) { canonical = false }
+            previousKey = key
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after a member name") }
             index += 1
             skipWhitespace()
-            let value = try parseValue()
+            let value: JSONValue
+            if depth == 1, let listMember, key == listMember, index < bytes.count, bytes[index] == UInt8(ascii: "[") {
+                value = try parseArray(recording: true)
+            } else {
+                value = try parseValue()
+            }
             guard members.updateValue(value, forKey: key) == nil else { throw fail("duplicate member \"\(key)\"") }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in an object") }
@@ -113,7 +141,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+    private mutating func parseArray(recording: Bool = false) throws(JSONParseError) -> JSONValue {
         try enter()
         index += 1
         var items: [JSONValue] = []
@@ -125,7 +153,16 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
-            items.append(try parseValue())
+            if recording {
+                let wasCanonical = canonical
+                let start = index
+                canonical = true
+                items.append(try parseValue())
+                elements.append(JSONElementSource(range: start..<index, isCanonical: canonical))
+                canonical = wasCanonical && canonical
+            } else {
+                items.append(try parseValue())
+            }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in an array") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -156,6 +193,7 @@ struct JSONParser {
             index += 1
         }
         if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
+            canonical = false
             guard decimalsAsText else {
                 index = start
                 throw fail("fractional numbers are not accepted here; send decimals as strings such as \"37.5\"")
@@ -169,6 +207,7 @@ struct JSONParser {
             return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
         }
         if negative {
+            if magnitude == 0 { canonical = false }
             guard magnitude <= UInt64(Int64.max) + 1 else { throw fail("number too large") }
             return .int(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude))
         }
@@ -206,14 +245,24 @@ struct JSONParser {
                 let escape = bytes[index]
                 index += 1
                 switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(escape)
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): scratch.append(escape)
+                case UInt8(ascii: "/"):
+                    scratch.append(escape)
+                    canonical = false
                 case UInt8(ascii: "b"): scratch.append(0x08)
                 case UInt8(ascii: "f"): scratch.append(0x0C)
                 case UInt8(ascii: "n"): scratch.append(0x0A)
                 case UInt8(ascii: "r"): scratch.append(0x0D)
                 case UInt8(ascii: "t"): scratch.append(0x09)
                 case UInt8(ascii: "u"):
+                    let escapeStart = index
                     var scalar = try hex4()
+                    // Canonical form escapes only control characters without a short escape, as \u00xx.
+                    if scalar >= 0x20 || [0x08, 0x09, 0x0A, 0x0C, 0x0D].contains(scalar)
+                        || bytes[escapeStart..<index].contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) })
+                    {
+                        canonical = false
+                    }
                     if (0xD800...0xDBFF).contains(scalar) {
                         guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
                             throw fail("a lone surrogate in a \\u escape")
@@ -255,4 +304,10 @@ struct JSONParser {
         }
         return value
     }
+}
+
+/// Where one element of a parsed list lies in the input, and whether its bytes are canonical.
+struct JSONElementSource: Sendable {
+    let range: Range<Int>
+    let isCanonical: Bool
 }

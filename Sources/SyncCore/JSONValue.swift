@@ -60,10 +60,8 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            // JCS sorts keys by their UTF-16 code units. Below U+E000, UTF-8 byte order is the same order
-            // and much cheaper to compare; only keys with higher characters take the UTF-16 path.
             let keys =
-                members.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0xEE } })
+                members.keys.allSatisfy(Self.hasUTF8Order)
                 ? members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
                 : members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
             for (index, key) in keys.enumerated() {
@@ -76,13 +74,32 @@ extension JSONValue {
         }
     }
 
+    /// JCS sorts keys by their UTF-16 code units. Below U+E000, UTF-8 byte order is the same order and
+    /// much cheaper to compare; only keys with higher characters take the UTF-16 path.
+    private static func hasUTF8Order(_ key: String) -> Bool {
+        key.utf8.allSatisfy { $0 < 0xEE }
+    }
+
+    /// Whether `first` comes strictly before `second` in canonical member order.
+    static func isCanonicallyOrdered(_ first: String, _ second: String) -> Bool {
+        hasUTF8Order(first) && hasUTF8Order(second)
+            ? first.utf8.lexicographicallyPrecedes(second.utf8) : first.utf16.lexicographicallyPrecedes(second.utf16)
+    }
+
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func appendCanonicalString(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most strings need no escaping: copy them whole.
-        if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            out.append(contentsOf: string.utf8)
+        // Most strings need no escaping: copy them whole (scanning the bytes in place where they are contiguous).
+        let needsNoEscape = { (byte: UInt8) in byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") }
+        let copied =
+            string.utf8.withContiguousStorageIfAvailable { bytes in
+                guard bytes.allSatisfy(needsNoEscape) else { return false }
+                out.append(contentsOf: bytes)
+                return true
+            } ?? false
+        if copied || string.utf8.allSatisfy(needsNoEscape) {
+            if !copied { out.append(contentsOf: string.utf8) }
             out.append(UInt8(ascii: "\""))
             return
         }
@@ -108,6 +125,14 @@ extension JSONValue {
 }
 
 // MARK: - Parsing
+
+/// One element of a parsed list, with the bytes it was read from.
+public struct JSONElement: Sendable {
+    public let value: JSONValue
+    public let bytes: ArraySlice<UInt8>
+    /// Whether `bytes` are exactly `value.canonicalBytes`.
+    public let isCanonical: Bool
+}
 
 /// Why a byte string is not acceptable JSON for CareSync.
 public struct JSONParseError: Error, CustomStringConvertible, Equatable {
@@ -154,6 +179,16 @@ extension JSONValue: Codable {
     /// Numbers with a fraction or an exponent are refused: CareSync sends decimals as strings.
     public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
         self = try JSONParser.parse(bytes)
+    }
+
+    /// Parses a JSON object as `init(parsing:)` does, and returns, with the object, each element of the
+    /// list under its top-level member `member`: its value, the bytes it was read from and whether those
+    /// bytes are already its canonical form. (Empty if the member is missing or not a list.)
+    public static func parsing(_ bytes: [UInt8], listing member: String) throws(JSONParseError) -> (value: JSONValue, elements: [JSONElement]) {
+        let (value, sources) = try JSONParser.parse(bytes, elementsOf: member)
+        let items = value.objectValue?[member]?.arrayValue ?? []
+        guard items.count == sources.count else { return (value, []) }
+        return (value, zip(items, sources).map { JSONElement(value: $0, bytes: bytes[$1.range], isCanonical: $1.isCanonical) })
     }
 
     /// Parses JSON written by people (import files): as `init(parsing:)`, but a number with a fraction

@@ -119,14 +119,19 @@ public enum RecordSchema {
         guard !fields.isEmpty else {
             throw ValidationError(record: record, field: "fields", rule: "must set at least one field")
         }
-        for name in fields.keys.sorted() {
+        func check(_ name: String, _ value: JSONValue) throws(ValidationError) {
             guard let rule = type.rule(for: name) else {
                 throw ValidationError(
                     record: record, field: name,
                     rule: "is not a field of a \(type.rawValue) (fields: \(type.fields.map(\.name).joined(separator: ", ")))"
                 )
             }
-            try validate(fields[name]!, against: rule, record: record)
+            try validate(value, against: rule, record: record)
+        }
+        // Checked in any order; if one is refused, again in name order, so that the error names the
+        // same field whatever order the fields came in.
+        for (name, value) in fields where (try? check(name, value)) == nil {
+            for name in fields.keys.sorted() { try check(name, fields[name]!) }
         }
     }
 
@@ -172,11 +177,12 @@ public enum RecordSchema {
         case .siteList:
             guard let items = value.arrayValue else { throw refuse("must be a list of body sites (got \(value.typeName))") }
             guard !items.isEmpty else { throw refuse("must name at least one body site") }
-            var seen: Set<String> = []
+            var seen: [String] = []
             for item in items {
                 guard let text = item.stringValue else { throw refuse("must be a list of body sites (got \(item.typeName) in it)") }
                 guard BodySite(text) != nil else { throw refuse("has \(BodySite.explainInvalid(text))") }
-                guard seen.insert(text).inserted else { throw refuse("lists \(text) twice") }
+                guard !seen.contains(text) else { throw refuse("lists \(text) twice") }
+                seen.append(text)
             }
         case .integer(let range):
             guard let number = value.intValue, range.contains(number) else {
@@ -195,8 +201,14 @@ public enum RecordSchema {
             }
         case .text(let maxLength, let multiline):
             guard let text = value.stringValue else { throw refuse("must be text (got \(value.typeName))") }
-            guard text.count <= maxLength else { throw refuse("must be at most \(maxLength) characters (got \(text.count))") }
-            if let bad = text.unicodeScalars.first(where: { isRefusedControl($0, multiline: multiline) }) {
+            // A text has no more characters than UTF-8 bytes; only a long one needs counting.
+            guard text.utf8.count <= maxLength || text.count <= maxLength else {
+                throw refuse("must be at most \(maxLength) characters (got \(text.count))")
+            }
+            // Printable ASCII has no control character; anything else is checked scalar by scalar.
+            if !text.utf8.allSatisfy({ (0x20..<0x7F).contains($0) }),
+                let bad = text.unicodeScalars.first(where: { isRefusedControl($0, multiline: multiline) })
+            {
                 throw refuse(
                     multiline
                         ? "must not contain control characters (found U+\(codePoint(bad)))"

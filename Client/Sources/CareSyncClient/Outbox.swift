@@ -5,16 +5,19 @@ import SyncCore
 /// The changes this device made that the server has not acknowledged yet. They leave the outbox only
 /// when a push of them succeeds; an unreachable server, a refusal or a crash leaves them queued.
 extension Replica {
-    /// The oldest queued changes, as their signed wire bytes.
-    func outboxBatch(limit: Int) async throws(ClientError) -> [QueuedChange] {
+    /// The oldest queued changes after an outbox position, as their signed wire bytes.
+    func outboxBatch(after position: Int64, limit: Int) async throws(ClientError) -> [QueuedChange] {
         try await asyncRead { db in
             try Row.fetchAll(
                 // Outbox rowids follow the order changes were queued in; reading them in that order touches
                 // only the rows returned (ordering by change.seq would sort the whole outbox every batch).
                 db.cachedStatement(
-                    sql: "SELECT change.id, change.body FROM outbox JOIN change ON change.id = outbox.changeId ORDER BY outbox.rowid LIMIT ?"),
-                arguments: [limit]
-            ).map { QueuedChange(id: $0["id"], body: Array($0["body"] as Data)) }
+                    sql: """
+                        SELECT outbox.rowid AS position, change.id, change.body FROM outbox JOIN change ON change.id = outbox.changeId
+                        WHERE outbox.rowid > ? ORDER BY outbox.rowid LIMIT ?
+                        """),
+                arguments: [position, limit]
+            ).map { QueuedChange(id: $0["id"], position: $0["position"], body: Array($0["body"] as Data)) }
         }
     }
 
@@ -47,8 +50,9 @@ extension Replica {
     }
 }
 
-/// A change waiting in the outbox: its id and signed wire bytes.
+/// A change waiting in the outbox: its id, its place in the queue and its signed wire bytes.
 struct QueuedChange: Sendable {
     let id: String
+    let position: Int64
     let body: [UInt8]
 }

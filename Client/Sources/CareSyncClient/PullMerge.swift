@@ -24,7 +24,7 @@ extension Replica {
     /// - Returns: how many changes were new to this replica, and whether one came from a device the
     ///   replica cannot name yet.
     @discardableResult
-    func merge(_ page: [SignedChange], next: Int64, epoch: String, at date: Date = Date()) async throws(ClientError) -> (
+    func merge(_ page: [ReceivedChange], next: Int64, epoch: String, at date: Date = Date()) async throws(ClientError) -> (
         new: Int, unknownAuthor: Bool
     ) {
         try await asyncWriteWithoutFsync { db in
@@ -32,11 +32,11 @@ extension Replica {
             var latest = HLC(packed: try Int64.fetchOne(db, sql: "SELECT clock FROM identity WHERE id = 1") ?? 0)
             var new = 0
             var authors: Set<UUID> = []
-            for signed in page {
-                guard try RecordMerger.log(signed, body: signed.wireBytes(canonical: signed.change.canonicalBytes), in: db) else { continue }
-                try merger.apply(signed.change, in: db)
-                latest = max(latest, signed.change.hlc)
-                authors.insert(signed.change.author)
+            for received in page {
+                guard try RecordMerger.log(received.change, body: received.wireBytes, in: db) else { continue }
+                try merger.apply(received.change, in: db)
+                latest = max(latest, received.change.hlc)
+                authors.insert(received.change.author)
                 new += 1
             }
             let known = try authors.allSatisfy { author in

@@ -194,8 +194,7 @@ struct RecordMerger {
     }
 
     /// Stores a signed change in the log; returns false if the replica already held it.
-    static func log(_ signed: SignedChange, body: [UInt8], in db: Database) throws -> Bool {
-        let change = signed.change
+    static func log(_ change: Change, body: [UInt8], in db: Database) throws -> Bool {
         try db.cachedStatement(
             sql: "INSERT INTO change (id, recordId, type, hlc, author, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
         ).execute(arguments: [

@@ -35,13 +35,20 @@ struct ServerConnection: Sendable {
     /// Exchanges an invite code for a device id and key (the only unsigned request).
     func enroll(code: String, deviceName: String) async throws(ClientError) -> JSONValue {
         let body = JSONValue.object(["code": .string(code), "device_name": .string(deviceName)]).canonicalBytes
-        return try await send(method: .POST, path: basePath + "/v1/enroll", query: "", body: body, headers: [:])
+        return try json(await send(method: .POST, path: basePath + "/v1/enroll", query: "", body: body, headers: [:]))
     }
 
-    /// Sends a request signed by the device.
+    /// Sends a request signed by the device; returns its JSON answer.
     func signed(
         _ method: HTTPMethod, _ path: String, query: String = "", body: [UInt8] = [], device: UUID, key: DeviceKey
     ) async throws(ClientError) -> JSONValue {
+        try json(await signedBytes(method, path, query: query, body: body, device: device, key: key))
+    }
+
+    /// Sends a request signed by the device; returns the bytes of its successful answer.
+    func signedBytes(
+        _ method: HTTPMethod, _ path: String, query: String = "", body: [UInt8] = [], device: UUID, key: DeviceKey
+    ) async throws(ClientError) -> [UInt8] {
         let fullPath = basePath + path
         let signature = RequestSignature.sign(
             method: method.rawValue, path: fullPath, query: query, body: body, key: key, keyID: device,
@@ -53,7 +60,18 @@ struct ServerConnection: Sendable {
         return try await send(method: method, path: fullPath, query: query, body: body, headers: headers)
     }
 
-    private func send(method: HTTPMethod, path: String, query: String, body: [UInt8], headers: HTTPHeaders) async throws(ClientError) -> JSONValue {
+    /// The answer of a successful request, read as JSON.
+    func json(_ bytes: [UInt8]) throws(ClientError) -> JSONValue {
+        guard let json = try? JSONValue(parsing: bytes) else { throw notJSON(status: 200) }
+        return json
+    }
+
+    func notJSON(status: Int) -> ClientError {
+        .server(status: status, code: "bad_response", message: "the server's answer is not JSON; is \(server) a CareSync server?")
+    }
+
+    /// Sends a request; returns the body of a 2xx answer, and turns anything else into a `ClientError`.
+    private func send(method: HTTPMethod, path: String, query: String, body: [UInt8], headers: HTTPHeaders) async throws(ClientError) -> [UInt8] {
         var request = HTTPClientRequest(url: "\(scheme)://\(authority)\(path)\(query.isEmpty ? "" : "?" + query)")
         request.method = method
         request.headers = headers
@@ -71,12 +89,8 @@ struct ServerConnection: Sendable {
         } catch {
             throw .unreachable(server: server, reason: Self.describe(error))
         }
-        let json = try? JSONValue(parsing: bytes)
-        guard (200..<300).contains(status) else { throw Self.refusal(status: status, body: json) }
-        guard let json else {
-            throw .server(status: status, code: "bad_response", message: "the server's answer is not JSON; is \(server) a CareSync server?")
-        }
-        return json
+        guard (200..<300).contains(status) else { throw Self.refusal(status: status, body: try? JSONValue(parsing: bytes)) }
+        return bytes
     }
 
     /// The error a refusal stands for: 401 and 403 are about this device's rights (exit 4).

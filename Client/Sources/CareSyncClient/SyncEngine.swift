@@ -34,52 +34,95 @@ extension DiaryDevice {
     /// The most changes, and about the most bytes, in one push request (the server takes 1,000 and 4 MiB).
     static let pushBatchChanges = 500
     static let pushBatchBytes = 3 * 1024 * 1024
+    /// Push requests in flight at once: the server verifies one batch while it stores the one before.
+    static let pushesInFlight = 2
     static let pullPageSize = 1_000
 
     var diaryPath: String { "/v1/diaries/\(identity.diary.canonical)" }
 
-    /// Sends every queued change.
+    /// Sends every queued change. Two batches travel at once, so that this device reads and the server
+    /// verifies one batch while the server stores the other; each batch leaves the outbox only when its
+    /// own acknowledgement arrives. After a refusal no new batch is sent; the ones in flight finish, what
+    /// they delivered is acknowledged, and the refusal is thrown.
     @discardableResult
     public func push(progress: ProgressHandler? = nil) async throws(ClientError) -> PushResult {
         var result = PushResult()
         let total = try replica.outboxCount()
-        while true {
-            var batch = try await replica.outboxBatch(limit: Self.pushBatchChanges)
-            guard !batch.isEmpty else { break }
-            var size = 0
-            if let cut = batch.indices.first(where: { index in
-                size += batch[index].body.count + 1
-                return size > Self.pushBatchBytes && index > 0
-            }) {
-                batch.removeSubrange(cut...)
+        var failure: ClientError?
+        var after: Int64 = 0
+        var exhausted = false
+        await withTaskGroup(of: (PushBatch, Result<JSONValue, ClientError>).self) { group in
+            var inFlight = 0
+            while true {
+                while failure == nil, !exhausted, inFlight < Self.pushesInFlight {
+                    do {
+                        guard let batch = try await nextPushBatch(after: after) else {
+                            exhausted = true
+                            break
+                        }
+                        after = batch.lastPosition
+                        group.addTask { (batch, await self.send(batch)) }
+                        inFlight += 1
+                    } catch {
+                        failure = Replica.failure(error, "read")
+                    }
+                }
+                guard let (batch, answer) = await group.next() else { break }
+                inFlight -= 1
+                do {
+                    let answer = try answer.get()
+                    try await replica.acknowledge(batch.ids)
+                    result.sent += batch.ids.count
+                    result.duplicates += Int(answer.objectValue?["duplicates"]?.intValue ?? 0)
+                    progress?(SyncProgress(phase: .push, done: result.sent, total: max(total, result.sent)))
+                } catch {
+                    failure = failure ?? Replica.failure(error, "written")
+                }
             }
-            var body = Array(#"{"changes":["#.utf8)
-            body.reserveCapacity(size + 16)
-            for (index, change) in batch.enumerated() {
-                if index > 0 { body.append(UInt8(ascii: ",")) }
-                body.append(contentsOf: change.body)
-            }
-            body.append(contentsOf: Array("]}".utf8))
-            let answer = try await connection.signed(.POST, diaryPath + "/changes", body: body, device: identity.device, key: key)
-            try await replica.acknowledge(batch.map(\.id))
-            result.sent += batch.count
-            result.duplicates += Int(answer.objectValue?["duplicates"]?.intValue ?? 0)
-            progress?(SyncProgress(phase: .push, done: result.sent, total: max(total, result.sent)))
         }
+        if let failure { throw failure }
         return result
     }
 
-    /// Brings in every change the server holds that this replica lacks.
+    /// The next batch of the outbox after `position`, as one request body, or nil when none is left.
+    private func nextPushBatch(after position: Int64) async throws(ClientError) -> PushBatch? {
+        var queued = try await replica.outboxBatch(after: position, limit: Self.pushBatchChanges)
+        guard !queued.isEmpty else { return nil }
+        var size = 0
+        if let cut = queued.indices.first(where: { index in
+            size += queued[index].body.count + 1
+            return size > Self.pushBatchBytes && index > 0
+        }) {
+            queued.removeSubrange(cut...)
+        }
+        var body = Array(#"{"changes":["#.utf8)
+        body.reserveCapacity(size + 16)
+        for (index, change) in queued.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(contentsOf: change.body)
+        }
+        body.append(contentsOf: Array("]}".utf8))
+        return PushBatch(ids: queued.map(\.id), lastPosition: queued.last!.position, body: body)
+    }
+
+    private func send(_ batch: PushBatch) async -> Result<JSONValue, ClientError> {
+        do {
+            return .success(try await connection.signed(.POST, diaryPath + "/changes", body: batch.body, device: identity.device, key: key))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Brings in every change the server holds that this replica lacks. The next page is fetched while
+    /// this one is merged; it is used only if the merge succeeds.
     @discardableResult
     public func pull(progress: ProgressHandler? = nil) async throws(ClientError) -> PullResult {
         var result = PullResult()
         var position = try replica.pullPosition()
         var pulled = 0
         var unknownAuthor = false
+        var page = try await fetchPage(after: position.cursor).get()
         while true {
-            let answer = try await connection.signed(
-                .GET, diaryPath + "/changes", query: "after=\(position.cursor)&limit=\(Self.pullPageSize)", device: identity.device, key: key)
-            let page = try PulledPage(answer)
             if position.epoch.map({ $0 != page.epoch }) ?? false || position.cursor > page.latest {
                 // A restored server: it forgot what was pushed after its backup. Push again everything
                 // this device made, then pull from the start (merging is idempotent).
@@ -91,8 +134,10 @@ extension DiaryDevice {
                 try await push(progress: progress)
                 position = PullPosition(epoch: page.epoch, cursor: 0)
                 pulled = 0
+                page = try await fetchPage(after: 0).get()
                 continue
             }
+            async let following = page.more ? fetchPage(after: page.next) : nil
             if page.changes.isEmpty && position.epoch == page.epoch && position.cursor == page.next {
                 try await replica.notePullWithoutChanges()
             } else {
@@ -103,11 +148,23 @@ extension DiaryDevice {
             position = PullPosition(epoch: page.epoch, cursor: page.next)
             pulled += page.changes.count
             progress?(SyncProgress(phase: .pull, done: pulled, total: pulled + Int(page.remaining)))
-            if !page.more { break }
+            guard let next = await following else { break }
+            page = try next.get()
         }
         // The history names devices; learn the names of any new ones.
         if unknownAuthor { _ = try await devices() }
         return result
+    }
+
+    /// One page of changes after `cursor`, read and checked.
+    private func fetchPage(after cursor: Int64) async -> Result<PulledPage, ClientError> {
+        do {
+            let answer = try await connection.signedBytes(
+                .GET, diaryPath + "/changes", query: "after=\(cursor)&limit=\(Self.pullPageSize)", device: identity.device, key: key)
+            return .success(try PulledPage(answer, connection: connection))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// Push, then pull.
@@ -164,24 +221,33 @@ public struct Invitation: Sendable {
     public let expiresAt: String
 }
 
+/// Queued changes sent in one push request.
+struct PushBatch: Sendable {
+    let ids: [String]
+    /// The outbox position of the last of them: the next batch starts after it.
+    let lastPosition: Int64
+    let body: [UInt8]
+}
+
 /// One page of a pull, read from the server's answer.
-struct PulledPage {
-    let changes: [SignedChange]
+struct PulledPage: Sendable {
+    let changes: [ReceivedChange]
     let next: Int64
     let more: Bool
     let remaining: Int64
     let latest: Int64
     let epoch: String
 
-    init(_ answer: JSONValue) throws(ClientError) {
-        guard let members = answer.objectValue, let items = members["changes"]?.arrayValue, let next = members["next"]?.intValue,
+    init(_ answer: [UInt8], connection: ServerConnection) throws(ClientError) {
+        guard let (value, items) = try? JSONValue.parsing(answer, listing: "changes") else { throw connection.notJSON(status: 200) }
+        guard let members = value.objectValue, members["changes"]?.arrayValue != nil, let next = members["next"]?.intValue,
             let more = members["more"]?.boolValue, let latest = members["latest"]?.intValue, let epoch = members["epoch"]?.stringValue
         else { throw .server(status: 200, code: "bad_response", message: "a pull page lacks changes, next, more, latest or epoch") }
-        var changes: [SignedChange] = []
+        var changes: [ReceivedChange] = []
         changes.reserveCapacity(items.count)
         for item in items {
             do {
-                changes.append(try SignedChange(wireValue: item))
+                changes.append(try ReceivedChange(item))
             } catch {
                 throw .server(status: 200, code: "bad_change", message: "the server sent a change this device cannot read: \(error)")
             }

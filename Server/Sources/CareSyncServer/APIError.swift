@@ -66,11 +66,18 @@ extension Response {
 /// Reading a JSON request body strictly: an object with known members only.
 struct RequestBody {
     let members: [String: JSONValue]
+    /// The elements of the list under the member named by `listing`, with the bytes each was read from.
+    let elements: [JSONElement]
 
-    init(_ bytes: [UInt8], allowed: Set<String>) throws(APIError) {
+    init(_ bytes: [UInt8], allowed: Set<String>, listing: String? = nil) throws(APIError) {
         let value: JSONValue
         do {
-            value = try JSONValue(parsing: bytes)
+            if let listing {
+                (value, elements) = try JSONValue.parsing(bytes, listing: listing)
+            } else {
+                value = try JSONValue(parsing: bytes)
+                elements = []
+            }
         } catch {
             throw .badRequest("the request body is not valid JSON: \(error.description)")
         }

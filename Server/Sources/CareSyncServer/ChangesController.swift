@@ -20,26 +20,25 @@ struct ChangesController {
         guard device.role.canWrite else {
             throw APIError(.forbidden, "read_only", "a \(device.role.rawValue) device can read the diary but not change it")
         }
-        let body = try RequestBody(context.body, allowed: ["changes"])
-        guard let items = body.members["changes"]?.arrayValue else { throw APIError.badRequest("\"changes\" must be a list of changes") }
+        let body = try RequestBody(context.body, allowed: ["changes"], listing: "changes")
+        guard body.members["changes"]?.arrayValue != nil else { throw APIError.badRequest("\"changes\" must be a list of changes") }
+        let items = body.elements
         guard items.count <= configuration.maxChangesPerPush else {
             throw APIError(
                 .contentTooLarge, "too_many_changes", "a push may carry at most \(configuration.maxChangesPerPush) changes (got \(items.count))")
         }
         let wallMillis = HybridLogicalClock.wallMillisNow()
-        var batch: [SignedChange] = []
-        var bodies: [[UInt8]] = []
+        var batch: [ReceivedChange] = []
         batch.reserveCapacity(items.count)
-        bodies.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            let signed: SignedChange
+            let received: ReceivedChange
             do {
-                signed = try SignedChange(wireValue: item)
-                try signed.change.validate()
+                received = try ReceivedChange(item)
+                try received.change.validate()
             } catch {
                 throw APIError.invalid(error, index: index)
             }
-            let change = signed.change
+            let change = received.change
             let label = "change #\(index) (\(change.id.canonical))"
             let details: [String: JSONValue] = ["index": .int(Int64(index))]
             guard change.author.canonical == device.id else {
@@ -58,16 +57,14 @@ struct ChangesController {
                     "\(label) is stamped \(ahead) s ahead of the server's clock (allowed: \(Int(configuration.maxClockSkew.seconds)) s): this device's clock is wrong; set it right and edit again",
                     details: details.merging(["server_time_ms": .int(wallMillis)]) { $1 })
             }
-            let canonical = change.canonicalBytes
-            guard ChangeSigner.isValid(signature: signed.signature, for: canonical, key: device.deviceKey) else {
+            guard received.isValid(key: device.deviceKey) else {
                 throw APIError(
                     .unprocessableContent, "invalid_change_signature", "\(label): the signature does not verify with the author's key",
                     details: details)
             }
-            batch.append(signed)
-            bodies.append(signed.wireBytes(canonical: canonical))
+            batch.append(received)
         }
-        let outcome = try await database.store(batch, bodies: bodies, diary: device.diaryId)
+        let outcome = try await database.store(batch, diary: device.diaryId)
         return ["stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest)]
     }
 

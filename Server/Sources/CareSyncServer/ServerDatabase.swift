@@ -119,14 +119,12 @@ public final class ServerDatabase: Sendable {
     /// Stores a batch of verified changes in one transaction. A change already stored with the same
     /// bytes is skipped; any refusal rolls the whole batch back. Every statement is prepared once per
     /// connection (`cachedStatement`): a push of 500 changes runs the same few statements 500 times.
-    /// - Parameter bodies: the wire bytes of each change, which the caller made while verifying it.
-    func store(_ batch: [SignedChange], bodies: [[UInt8]], diary: String, now: Date = Date()) async throws -> PushOutcome {
-        precondition(batch.count == bodies.count, "one body per change")
-        return try await pool.write { db in
+    func store(_ batch: [ReceivedChange], diary: String, now: Date = Date()) async throws -> PushOutcome {
+        try await pool.write { db in
             var outcome = PushOutcome()
             var writer = try ChangeWriter(db: db, diary: diary, now: now)
-            for (index, signed) in batch.enumerated() {
-                if try writer.insert(signed.change, body: bodies[index], index: index) {
+            for (index, received) in batch.enumerated() {
+                if try writer.insert(received.change, body: received.wireBytes, index: index) {
                     outcome.stored += 1
                 } else {
                     outcome.duplicates += 1
