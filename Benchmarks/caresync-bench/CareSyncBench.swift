@@ -289,7 +289,7 @@ extension DiaryDevice {
 /// Runs blocking work on a Dispatch thread.
 func offCooperativeThreads(_ work: @escaping @Sendable () throws -> Void) async throws {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        Thread { continuation.resume(with: Result { try work() }) }.start()
     }
 }
 

@@ -53,6 +53,61 @@ struct LiveConcurrencyTests {
         }
     }
 
+    /// Pushes that arrive together are committed together; a batch refused while it is stored must roll
+    /// back only itself, whole, and leave the others stored.
+    @Test func aBatchRefusedInAGroupCommitRollsBackAloneAndWhole() async throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        try await harness.app().test(.ahc(.http)) { client in
+            let (owner, _, clinician) = try await client.family(harness)
+            var pushers: [(device: TestDevice, earlier: SignedChange)] = []
+            for index in 0..<20 {
+                let code = try await client.invite("caregiver", by: owner)["code"]!.stringValue!
+                var device = try await client.enroll(code: code, name: "device \(index)")
+                let earlier = device.change()
+                #expect(try await client.push([earlier], by: device)["stored"] == 1)
+                pushers.append((device, earlier))
+            }
+            let outcomes = try await withThrowingTaskGroup(of: (refused: Bool, ids: [String], response: TestResponse).self) { group in
+                for (index, pusher) in pushers.enumerated() {
+                    group.addTask {
+                        var device = pusher.device
+                        var batch = (0..<4).map { _ in device.change() }
+                        let refused = index % 2 == 1
+                        if refused {
+                            // The earlier change's id with other content: refused only when it is stored.
+                            let reuse = Change(
+                                id: pusher.earlier.change.id, diary: device.diary, record: pusher.earlier.change.record, type: .flare,
+                                hlc: device.clock.tick(wallMillis: HybridLogicalClock.wallMillisNow()), author: device.id, fields: ["pain": 2],
+                                seen: ["pain": []])
+                            batch.append(ChangeSigner.sign(reuse, with: device.key))
+                        } else {
+                            batch.append(device.change())
+                        }
+                        return (refused, batch.map(\.change.id.canonical), try await client.push(batch, by: device))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            var expected = Set(pushers.map(\.earlier.change.id.canonical))
+            for outcome in outcomes {
+                if outcome.refused {
+                    #expect(outcome.response.status == .conflict)
+                    #expect(outcome.response.errorCode == "change_id_reused")
+                } else {
+                    #expect(outcome.response.status == .ok)
+                    #expect(outcome.response["stored"] == 5)
+                    expected.formUnion(outcome.ids)
+                }
+            }
+            let page = try await client.pull(by: clinician, limit: 1_000)
+            let pulled = page["changes"]!.arrayValue!.map { $0.objectValue!["change"]!.stringValue! }
+            #expect(pulled.count == 20 + 10 * 5, "the 20 earlier changes and the 10 accepted batches, nothing of a refused one")
+            #expect(Set(pulled) == expected)
+            #expect(try ServerAudit(database: harness.database).run().faults.isEmpty)
+        }
+    }
+
     @Test func pagesPulledWhilePushesCommitNeverSkipOrRepeat() async throws {
         let harness = try ServerHarness()
         defer { harness.remove() }

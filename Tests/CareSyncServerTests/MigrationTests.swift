@@ -52,7 +52,7 @@ import Testing
         let report = try ServerAudit(database: database).run()
         #expect(report.changesChecked == 2)
         #expect(report.faults.isEmpty, "\(report.faults)")
-        let page = try await database.pull(diary: diary.canonical, after: 0, limit: 1)
+        let page = try database.pull(diary: diary.canonical, after: 0, limit: 1)
         #expect(page.bodies.count == 1 && page.remaining == 1, "ordinals were given to the old changes")
         let fields = try await database.pool.read { db in
             try JSONValue(parsing: Data.fetchOne(db, sql: "SELECT fields FROM record")!)

@@ -30,7 +30,7 @@ import Testing
         try await withFamily({ try await Family.parents() }) { family in
             let device = try DiaryDevice(home: ClientHome(path: family.home("mum")))
             try device.add(.flare, fields: ["started": "2026-11-20", "sites": ["tibia-left"], "pain": 5])
-            let change = try #require(try await device.replica.outboxBatch(after: 0, limit: 1).first)
+            let change = try #require(try device.replica.outboxBatch(after: 0, limit: 1).first)
             let body = Array(#"{"changes":["#.utf8) + change.body + Array("]}".utf8)
             let path = "/v1/diaries/\(device.identity.diary.canonical)/changes"
             let headers = RequestSignature.sign(

@@ -5,9 +5,10 @@ import SyncCore
 /// The changes this device made that the server has not acknowledged yet. They leave the outbox only
 /// when a push of them succeeds; an unreachable server, a refusal or a crash leaves them queued.
 extension Replica {
-    /// The oldest queued changes after an outbox position, as their signed wire bytes.
-    func outboxBatch(after position: Int64, limit: Int) async throws(ClientError) -> [QueuedChange] {
-        try await asyncRead { db in
+    /// The oldest queued changes after an outbox position, as their signed wire bytes. A short read,
+    /// made on the caller's thread: handing it to GRDB's reader queue and back costs more.
+    func outboxBatch(after position: Int64, limit: Int) throws(ClientError) -> [QueuedChange] {
+        try read { db in
             try Row.fetchAll(
                 // Outbox rowids follow the order changes were queued in; reading them in that order touches
                 // only the rows returned (ordering by change.seq would sort the whole outbox every batch).

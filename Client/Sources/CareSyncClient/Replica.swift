@@ -102,10 +102,6 @@ final class Replica: Sendable {
         }
     }
 
-    func asyncRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(ClientError) -> T {
-        do { return try await pool.read(body) } catch { throw Self.failure(error, "read") }
-    }
-
     static func failure(_ error: any Error, _ doing: String) -> ClientError {
         (error as? ClientError) ?? .setup("the local replica could not be \(doing): \(error)")
     }

@@ -86,7 +86,7 @@ extension DiaryDevice {
 
     /// The next batch of the outbox after `position`, as one request body, or nil when none is left.
     private func nextPushBatch(after position: Int64) async throws(ClientError) -> PushBatch? {
-        var queued = try await replica.outboxBatch(after: position, limit: Self.pushBatchChanges)
+        var queued = try replica.outboxBatch(after: position, limit: Self.pushBatchChanges)
         guard !queued.isEmpty else { return nil }
         var size = 0
         if let cut = queued.indices.first(where: { index in

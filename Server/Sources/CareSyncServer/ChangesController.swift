@@ -75,7 +75,7 @@ struct ChangesController {
         let limit = try Self.integer(
             request.uri.queryParameters.get("limit"), name: "limit", default: Int64(configuration.defaultPageSize),
             range: 1...Int64(configuration.maxPageSize))
-        let page = try await database.pull(diary: device.diaryId, after: after, limit: Int(limit))
+        let page = try database.pull(diary: device.diaryId, after: after, limit: Int(limit))
         var out: [UInt8] = []
         out.reserveCapacity(page.bodies.reduce(256) { $0 + $1.count + 1 })
         out.append(contentsOf: Array(#"{"changes":["#.utf8))

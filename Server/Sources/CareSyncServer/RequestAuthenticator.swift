@@ -67,7 +67,7 @@ struct RequestAuthenticator: RouterMiddleware {
         guard request.headers[.contentDigest] == digest else {
             throw APIError(.unauthorized, "digest_mismatch", "Content-Digest is missing or does not match the body")
         }
-        guard let device = try await database.device(id: parameters.keyID.canonical) else {
+        guard let device = try database.device(id: parameters.keyID.canonical) else {
             throw APIError(.unauthorized, "unknown_device", "no device \(parameters.keyID.canonical) is enrolled here")
         }
         let (path, query) = Self.splitTarget(request.head.path ?? "/")

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import SyncCore
 
 /// The server's SQLite database: a WAL `DatabasePool` with `synchronous=FULL`, so that a change is on
@@ -81,8 +82,11 @@ public final class ServerDatabase: Sendable {
         }
     }
 
-    func device(id: String) async throws -> Device? {
-        try await pool.read { db in try Device.fetchOne(db, key: id) }
+    /// Read on the caller's thread, as `pull` is: a short indexed read in WAL mode never waits for a
+    /// writer, and costs less than handing it to GRDB's reader queues and back (measured with 50 devices
+    /// syncing at once: 19–38 ms of waiting for each 0.1 ms read).
+    func device(id: String) throws -> Device? {
+        try pool.read { db in try Device.fetchOne(db, key: id) }
     }
 
     func devices(diary: String) async throws -> [Device] {
@@ -109,6 +113,22 @@ public final class ServerDatabase: Sendable {
 
     // MARK: Changes
 
+    /// A push waiting for the next commit.
+    private struct PendingPush: Sendable {
+        let batch: [ReceivedChange]
+        let diary: String
+        let now: Date
+        let continuation: CheckedContinuation<PushOutcome, any Error>
+    }
+
+    private struct CommitQueue: Sendable {
+        var waiting: [PendingPush] = []
+        /// Whether a commit loop is running; it takes every push that waits before it stops.
+        var committing = false
+    }
+
+    private let commitQueue = Mutex(CommitQueue())
+
     /// The outcome of a push that was stored.
     struct PushOutcome: Sendable {
         var stored = 0
@@ -116,24 +136,70 @@ public final class ServerDatabase: Sendable {
         var latest: Int64 = 0
     }
 
-    /// Stores a batch of verified changes in one transaction. A change already stored with the same
-    /// bytes is skipped; any refusal rolls the whole batch back. Every statement is prepared once per
-    /// connection (`cachedStatement`): a push of 500 changes runs the same few statements 500 times.
+    /// Stores a batch of verified changes, whole or not at all. A change already stored with the same
+    /// bytes is skipped; any refusal undoes the whole batch. The reply waits for the commit, which is
+    /// on disk (`synchronous=FULL`) before `store` returns.
+    ///
+    /// Batches that arrive while a commit is running are committed together in the next one (group
+    /// commit), each in a savepoint of its own: one fsync for many devices' pushes, and a refused batch
+    /// rolls back only itself. Every statement is prepared once per connection (`cachedStatement`).
     func store(_ batch: [ReceivedChange], diary: String, now: Date = Date()) async throws -> PushOutcome {
-        try await pool.write { db in
-            var outcome = PushOutcome()
-            var writer = try ChangeWriter(db: db, diary: diary, now: now)
-            for (index, received) in batch.enumerated() {
-                if try writer.insert(received.change, body: received.wireBytes, index: index) {
-                    outcome.stored += 1
-                } else {
-                    outcome.duplicates += 1
-                }
+        try await withCheckedThrowingContinuation { continuation in
+            let leads = commitQueue.withLock { queue in
+                queue.waiting.append(PendingPush(batch: batch, diary: diary, now: now, continuation: continuation))
+                defer { queue.committing = true }
+                return !queue.committing
             }
-            try writer.finish()
-            outcome.latest = writer.latestSeq
-            return outcome
+            if leads { commitWaitingPushes() }
         }
+    }
+
+    /// Commits the waiting pushes, then any that arrived meanwhile, until none is left.
+    private func commitWaitingPushes() {
+        pool.asyncWriteWithoutTransaction { db in
+            while true {
+                let pushes = self.commitQueue.withLock { queue in
+                    defer { queue.waiting = [] }
+                    if queue.waiting.isEmpty { queue.committing = false }
+                    return queue.waiting
+                }
+                guard !pushes.isEmpty else { return }
+                var outcomes: [Result<PushOutcome, any Error>] = []
+                do {
+                    try db.inTransaction {
+                        outcomes = pushes.map { push in
+                            Result {
+                                var outcome = PushOutcome()
+                                try db.inSavepoint {
+                                    outcome = try Self.write(push.batch, diary: push.diary, now: push.now, in: db)
+                                    return .commit
+                                }
+                                return outcome
+                            }
+                        }
+                        return .commit
+                    }
+                } catch {
+                    outcomes = pushes.map { _ in .failure(error) }
+                }
+                for (push, outcome) in zip(pushes, outcomes) { push.continuation.resume(with: outcome) }
+            }
+        }
+    }
+
+    private static func write(_ batch: [ReceivedChange], diary: String, now: Date, in db: Database) throws -> PushOutcome {
+        var outcome = PushOutcome()
+        var writer = try ChangeWriter(db: db, diary: diary, now: now)
+        for (index, received) in batch.enumerated() {
+            if try writer.insert(received.change, body: received.wireBytes, index: index) {
+                outcome.stored += 1
+            } else {
+                outcome.duplicates += 1
+            }
+        }
+        try writer.finish()
+        outcome.latest = writer.latestSeq
+        return outcome
     }
 
     /// One page of a pull.
@@ -148,9 +214,9 @@ public final class ServerDatabase: Sendable {
     }
 
     /// The changes of a diary after a cursor, in the order they were stored. One read transaction, so
-    /// the page and the counts agree even while pushes commit.
-    func pull(diary: String, after cursor: Int64, limit: Int) async throws -> PullPage {
-        try await pool.read { db in
+    /// the page and the counts agree even while pushes commit. Read on the caller's thread (see `device(id:)`).
+    func pull(diary: String, after cursor: Int64, limit: Int) throws -> PullPage {
+        try pool.read { db in
             let rows = try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT seq, ordinal, body FROM change WHERE diaryId = ? AND seq > ? ORDER BY seq LIMIT ?"),
                 arguments: [diary, cursor, limit])
