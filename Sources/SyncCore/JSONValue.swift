@@ -41,7 +41,8 @@ extension JSONValue {
         String(decoding: canonicalBytes, as: UTF8.self)
     }
 
-    func appendCanonical(to out: inout [UInt8]) {
+    /// Appends the canonical bytes, for writers that assemble a larger canonical document directly.
+    public func appendCanonical(to out: inout [UInt8]) {
         switch self {
         case .null:
             out.append(contentsOf: Array("null".utf8))
@@ -88,7 +89,8 @@ extension JSONValue {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    static func appendCanonicalString(_ string: String, to out: inout [UInt8]) {
+    /// Appends a string in canonical form: quoted, with only the escapes RFC 8785 requires.
+    public static func appendCanonicalString(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Most strings need no escaping: copy them whole (scanning the bytes in place where they are contiguous).
         let needsNoEscape = { (byte: UInt8) in byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") }

@@ -3,139 +3,206 @@ import Foundation
 /// The stored form of a merged record, so that a replica on disk keeps exactly what the in-memory
 /// model keeps (winners, open conflicts, seen stamps) and merges the next change the same way.
 ///
+/// Each value and each change's stamp is written once: a record made by one change and never edited
+/// since stores its values, and that change's id once per field.
+///
 /// ```json
 /// {"id": "…", "type": "flare",
-///  "fields": {"pain": {"winner": {"value": 6, "stamp": "…@…", "change": "…"},
-///                      "heads": [entry, …], "superseded": ["…@…", …]}}}
+///  "values": {"pain": 6, …},                        // each field's winning value (null when cleared)
+///  "winners": {"pain": "change id", …},              // the change that wrote it
+///  "stamps": {"change id": "HLC@device", …},          // the stamp of every change named here
+///  "heads": {"pain": [{"change": "…", "value": 5}, …]},  // only where the heads are not just the winner
+///  "superseded": {"pain": ["HLC@device", …]}}        // only where some change listed stamps as seen
 /// ```
+///
+/// The first version of this form (`"fields": {name: {"winner": …, "heads": […], "superseded": […]}}`,
+/// with each entry's value and stamp written in full) is still read; records are written anew in this one.
 extension RecordState {
     public var storedValue: JSONValue {
-        var fields: [String: JSONValue] = [:]
-        for name in Set(registers.keys).union(superseded.keys) {
-            var member: [String: JSONValue] = [:]
-            if let register = registers[name] {
-                member["winner"] = Self.stored(register.winner)
-                member["heads"] = .array(register.heads.map(Self.stored))
-            }
-            if let stamps = superseded[name], !stamps.isEmpty {
-                member["superseded"] = .array(stamps.sorted().map { .string($0.text) })
-            }
-            fields[name] = .object(member)
+        var values: [String: JSONValue] = [:]
+        var winners: [String: JSONValue] = [:]
+        var stamps: [String: JSONValue] = [:]
+        var heads: [String: JSONValue] = [:]
+        for (name, register) in registers {
+            values[name] = register.winner.value
+            winners[name] = .string(register.winner.change.canonical)
+            stamps[register.winner.change.canonical] = .string(register.winner.stamp.text)
+            guard !register.hasOnlyTheWinnerAsHead else { continue }
+            heads[name] = .array(
+                register.heads.map { head in
+                    stamps[head.change.canonical] = .string(head.stamp.text)
+                    return .object(["change": .string(head.change.canonical), "value": head.value])
+                })
         }
-        return .object(["id": .string(id.canonical), "type": .string(type.rawValue), "fields": .object(fields)])
+        var members: [String: JSONValue] = [
+            "id": .string(id.canonical), "type": .string(type.rawValue), "values": .object(values), "winners": .object(winners),
+            "stamps": .object(stamps),
+        ]
+        if !heads.isEmpty { members["heads"] = .object(heads) }
+        let seen = superseded.filter { !$0.value.isEmpty }
+        if !seen.isEmpty { members["superseded"] = .object(seen.mapValues { .array($0.sorted().map { .string($0.text) }) }) }
+        return .object(members)
     }
 
-    /// Reads the stored form back; throws if it is not one `storedValue` wrote.
+    /// Reads the stored form back (either version); throws if it is not one `storedValue` wrote.
     public init(storedValue value: JSONValue) throws(JSONParseError) {
         guard let members = value.objectValue, let id = members["id"]?.stringValue.flatMap(UUID.init(canonical:)),
-            let type = members["type"]?.stringValue.flatMap(RecordType.init(rawValue:)), let fields = members["fields"]?.objectValue
-        else { throw JSONParseError("a stored record needs id, type and fields") }
+            let type = members["type"]?.stringValue.flatMap(RecordType.init(rawValue:))
+        else { throw JSONParseError("a stored record needs id and type") }
         self.init(id: id, type: type)
+        if let fields = members["fields"]?.objectValue {
+            try readFirstVersion(fields)
+            return
+        }
+        guard let values = members["values"]?.objectValue, let winners = members["winners"]?.objectValue,
+            let stamps = members["stamps"]?.objectValue
+        else { throw JSONParseError("a stored record needs values, winners and stamps") }
+        func entry(change: JSONValue?, value: JSONValue?, field: String) throws(JSONParseError) -> FieldEntry {
+            guard let changeText = change?.stringValue, let change = UUID(canonical: changeText), let value,
+                let stamp = stamps[changeText]?.stringValue.flatMap(Stamp.init(text:))
+            else { throw JSONParseError("stored field \(field) names a change without a stamp") }
+            return FieldEntry(value: value, stamp: stamp, change: change)
+        }
+        let storedHeads = members["heads"]?.objectValue ?? [:]
+        for (name, value) in values {
+            let winner = try entry(change: winners[name], value: value, field: name)
+            guard let heads = storedHeads[name] else {
+                registers[name] = FieldRegister(winner: winner, heads: [winner])
+                continue
+            }
+            guard let items = heads.arrayValue else { throw JSONParseError("stored heads of \(name) are not a list") }
+            var entries: [FieldEntry] = []
+            for item in items {
+                entries.append(try entry(change: item.objectValue?["change"], value: item.objectValue?["value"], field: name))
+            }
+            registers[name] = FieldRegister(winner: winner, heads: entries)
+        }
+        for (name, list) in members["superseded"]?.objectValue ?? [:] {
+            superseded[name] = try Self.stamps(list, field: name)
+        }
+    }
+
+    private mutating func readFirstVersion(_ fields: [String: JSONValue]) throws(JSONParseError) {
+        func entry(_ value: JSONValue) throws(JSONParseError) -> FieldEntry {
+            guard let members = value.objectValue, let stored = members["value"],
+                let stamp = members["stamp"]?.stringValue.flatMap(Stamp.init(text:)),
+                let change = members["change"]?.stringValue.flatMap(UUID.init(canonical:))
+            else { throw JSONParseError("a stored field value needs value, stamp and change") }
+            return FieldEntry(value: stored, stamp: stamp, change: change)
+        }
         for (name, member) in fields {
             guard let member = member.objectValue else { throw JSONParseError("stored field \(name) is not an object") }
             if let winner = member["winner"] {
-                let heads = try (member["heads"]?.arrayValue ?? []).map(Self.entry)
-                registers[name] = FieldRegister(winner: try Self.entry(winner), heads: heads)
+                var heads: [FieldEntry] = []
+                for head in member["heads"]?.arrayValue ?? [] { heads.append(try entry(head)) }
+                registers[name] = FieldRegister(winner: try entry(winner), heads: heads)
             }
-            if let stamps = member["superseded"]?.arrayValue {
-                superseded[name] = Set(
-                    try stamps.map { (item: JSONValue) throws(JSONParseError) -> Stamp in
-                        guard let stamp = item.stringValue.flatMap(Stamp.init(text:)) else {
-                            throw JSONParseError("stored field \(name) has a bad seen stamp")
-                        }
-                        return stamp
-                    })
+            if let stamps = member["superseded"] {
+                superseded[name] = try Self.stamps(stamps, field: name)
             }
         }
     }
 
-    private static func stored(_ entry: FieldEntry) -> JSONValue {
-        .object(["value": entry.value, "stamp": .string(entry.stamp.text), "change": .string(entry.change.canonical)])
+    private static func stamps(_ list: JSONValue, field: String) throws(JSONParseError) -> Set<Stamp> {
+        var stamps: Set<Stamp> = []
+        for item in list.arrayValue ?? [] {
+            guard let stamp = item.stringValue.flatMap(Stamp.init(text:)) else {
+                throw JSONParseError("stored field \(field) has a bad seen stamp")
+            }
+            stamps.insert(stamp)
+        }
+        return stamps
     }
+}
 
-    private static func entry(_ value: JSONValue) throws(JSONParseError) -> FieldEntry {
-        guard let members = value.objectValue, let stored = members["value"],
-            let stamp = members["stamp"]?.stringValue.flatMap(Stamp.init(text:)),
-            let change = members["change"]?.stringValue.flatMap(UUID.init(canonical:))
-        else { throw JSONParseError("a stored field value needs value, stamp and change") }
-        return FieldEntry(value: stored, stamp: stamp, change: change)
+extension FieldRegister {
+    /// Whether the heads are the winner alone: no open conflict, nothing to store beyond the winner.
+    var hasOnlyTheWinnerAsHead: Bool {
+        heads.count == 1 && heads[0].isSameWrite(as: winner)
     }
 }
 
 extension RecordState {
     /// `storedValue.canonicalBytes`, written directly: a replica stores a record on every merge, and
-    /// building the JSON tree first costs more than the merge itself.
-    public var storedBytes: [UInt8] {
-        let names = Set(registers.keys).union(superseded.keys)
+    /// building the JSON tree first costs more than the merge itself. Also returns the bytes of the
+    /// current values without cleared fields (`JSONValue.object(values).canonicalBytes`), which the
+    /// replica keeps for listing: when no field is cleared they are the stored `"values"` member.
+    public var storedBytesAndValues: (stored: [UInt8], values: [UInt8]) {
+        let names = registers.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         // Field names are ASCII schema names; anything else takes the general path.
-        guard names.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) else { return storedValue.canonicalBytes }
+        guard names.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }), superseded.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
+        else {
+            return (storedValue.canonicalBytes, JSONValue.object(values).canonicalBytes)
+        }
         var out: [UInt8] = []
-        out.reserveCapacity(256 + 160 * names.count)
-        var stamps: [(Stamp, [UInt8])] = []
-        func append(_ stamp: Stamp) {
-            if let known = stamps.first(where: { $0.0 == stamp }) {
-                out.append(contentsOf: known.1)
-                return
+        out.reserveCapacity(512 + 64 * names.count)
+        // Appends text pieces as they are (no escaping: only ASCII names, ids and stamps pass here).
+        func put(_ pieces: String..., to buffer: inout [UInt8]) {
+            for piece in pieces { buffer.append(contentsOf: piece.utf8) }
+        }
+        var changes: [UUID: (text: String, stamp: Stamp)] = [:]
+        func changeText(_ entry: FieldEntry) -> String {
+            if let known = changes[entry.change] { return known.text }
+            let text = entry.change.canonical
+            changes[entry.change] = (text, entry.stamp)
+            return text
+        }
+        // "heads", only for registers with more than their winner.
+        var wroteHeads = false
+        for name in names {
+            let register = registers[name]!
+            guard !register.hasOnlyTheWinnerAsHead else { continue }
+            put(wroteHeads ? "," : "{\"heads\":{", "\"", name, "\":[", to: &out)
+            wroteHeads = true
+            for (position, head) in register.heads.enumerated() {
+                put(position > 0 ? ",{\"change\":\"" : "{\"change\":\"", changeText(head), "\",\"value\":", to: &out)
+                head.value.appendCanonical(to: &out)
+                out.append(UInt8(ascii: "}"))
             }
-            let text = Array("\"\(stamp.text)\"".utf8)
-            stamps.append((stamp, text))
-            out.append(contentsOf: text)
+            out.append(UInt8(ascii: "]"))
         }
-        func append(_ entry: FieldEntry) {
-            out.append(contentsOf: Array(#"{"change":""#.utf8))
-            out.append(contentsOf: Array(entry.change.canonical.utf8))
-            out.append(contentsOf: Array(#"","stamp":"#.utf8))
-            append(entry.stamp)
-            out.append(contentsOf: Array(#","value":"#.utf8))
-            entry.value.appendCanonical(to: &out)
-            out.append(UInt8(ascii: "}"))
+        put(wroteHeads ? "}," : "{", "\"id\":\"", id.canonical, "\",", to: &out)
+        // "winners" and "values" come after "stamps", but their change ids fill the stamp table.
+        var winners: [UInt8] = Array("\"winners\":{".utf8)
+        var allValues: [UInt8] = Array("{".utf8)
+        for (index, name) in names.enumerated() {
+            let winner = registers[name]!.winner
+            if index > 0 {
+                winners.append(UInt8(ascii: ","))
+                allValues.append(UInt8(ascii: ","))
+            }
+            put("\"", name, "\":\"", changeText(winner), "\"", to: &winners)
+            put("\"", name, "\":", to: &allValues)
+            winner.value.appendCanonical(to: &allValues)
         }
-        out.append(contentsOf: Array(#"{"fields":{"#.utf8))
-        for (index, name) in names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.appendCanonicalString(name, to: &out)
-            out.append(contentsOf: Array(":{".utf8))
-            var needsComma = false
-            var winnerBytes: [UInt8]? = nil
-            if let register = registers[name] {
-                let start = out.count
-                append(register.winner)
-                winnerBytes = Array(out[start...])
-                out.removeSubrange(start...)
-                out.append(contentsOf: Array(#""heads":["#.utf8))
-                for (position, head) in register.heads.enumerated() {
-                    if position > 0 { out.append(UInt8(ascii: ",")) }
-                    if head.change == register.winner.change, head.stamp == register.winner.stamp {
-                        out.append(contentsOf: winnerBytes!)
-                    } else {
-                        append(head)
-                    }
+        winners.append(UInt8(ascii: "}"))
+        allValues.append(UInt8(ascii: "}"))
+        put("\"stamps\":{", to: &out)
+        for (index, change) in changes.values.sorted(by: { $0.text < $1.text }).enumerated() {
+            put(index > 0 ? ",\"" : "\"", change.text, "\":\"", change.stamp.text, "\"", to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        let seenNames = superseded.filter { !$0.value.isEmpty }.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        if !seenNames.isEmpty {
+            put(",\"superseded\":{", to: &out)
+            for (index, name) in seenNames.enumerated() {
+                put(index > 0 ? ",\"" : "\"", name, "\":[", to: &out)
+                for (position, stamp) in superseded[name]!.sorted().enumerated() {
+                    put(position > 0 ? ",\"" : "\"", stamp.text, "\"", to: &out)
                 }
                 out.append(UInt8(ascii: "]"))
-                needsComma = true
-            }
-            if let seen = superseded[name], !seen.isEmpty {
-                if needsComma { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: Array(#""superseded":["#.utf8))
-                for (position, stamp) in seen.sorted().enumerated() {
-                    if position > 0 { out.append(UInt8(ascii: ",")) }
-                    append(stamp)
-                }
-                out.append(UInt8(ascii: "]"))
-                needsComma = true
-            }
-            if let winnerBytes {
-                if needsComma { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: Array(#""winner":"#.utf8))
-                out.append(contentsOf: winnerBytes)
             }
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: Array(#"},"id":""#.utf8))
-        out.append(contentsOf: Array(id.canonical.utf8))
-        out.append(contentsOf: Array(#"","type":""#.utf8))
-        out.append(contentsOf: Array(type.rawValue.utf8))
-        out.append(contentsOf: Array(#""}"#.utf8))
-        return out
+        put(",\"type\":\"", type.rawValue, "\",\"values\":", to: &out)
+        out.append(contentsOf: allValues)
+        out.append(UInt8(ascii: ","))
+        out.append(contentsOf: winners)
+        out.append(UInt8(ascii: "}"))
+        let hasCleared = registers.values.contains { $0.winner.value.isNull }
+        return (out, hasCleared ? JSONValue.object(values).canonicalBytes : allValues)
     }
+
+    /// The stored form's bytes (see `storedBytesAndValues`).
+    public var storedBytes: [UInt8] { storedBytesAndValues.stored }
 }

@@ -122,4 +122,30 @@ struct MergeTests {
         #expect(state.records[record]!.values["fever_c"] == nil)
         #expect(state.records[record]!.registers["fever_c"]?.winner.value == .null)
     }
+
+    /// Replicas written before the stored form kept each value once still open and merge on.
+    @Test func recordsStoredInTheFirstFormAreReadTheSame() throws {
+        let byParent = Fixture.change(2, at: 2_000, fields: ["pain": 4, "notes": .null], seen: ["pain": seen(base)])
+        let byOther = Fixture.change(3, at: 2_500, by: Fixture.otherParent, fields: ["pain": 8], seen: ["pain": seen(base)])
+        let state = try replica([base, byParent, byOther]).records[record]!
+        #expect(state.conflictCount == 1 && !state.superseded.isEmpty, "the record has a conflict and seen stamps to keep")
+        func entry(_ entry: FieldEntry) -> JSONValue {
+            ["value": entry.value, "stamp": .string(entry.stamp.text), "change": .string(entry.change.canonical)]
+        }
+        // The first form, as version 1 of RecordState+Stored wrote it.
+        var fields: [String: JSONValue] = [:]
+        for name in Set(state.registers.keys).union(state.superseded.keys) {
+            var member: [String: JSONValue] = [:]
+            if let register = state.registers[name] {
+                member["winner"] = entry(register.winner)
+                member["heads"] = .array(register.heads.map(entry))
+            }
+            if let stamps = state.superseded[name] { member["superseded"] = .array(stamps.sorted().map { .string($0.text) }) }
+            fields[name] = .object(member)
+        }
+        let first: JSONValue = ["id": .string(record.canonical), "type": "flare", "fields": .object(fields)]
+        #expect(try RecordState(storedValue: JSONValue(parsing: first.canonicalBytes)) == state)
+        #expect(try RecordState(storedValue: JSONValue(parsing: state.storedBytes)) == state)
+        #expect(state.storedBytes.count < first.canonicalBytes.count)
+    }
 }

@@ -221,9 +221,10 @@ struct RecordMerger {
                 """)
         for id in touched {
             let state = states[id]!
+            let (stored, values) = state.storedBytesAndValues
             try statement.execute(arguments: [
-                id.canonical, state.type.rawValue, state.isDeleted, state.conflictCount, state.lastStamp?.hlc.packed ?? 0,
-                Data(JSONValue.object(state.values).canonicalBytes), Data(state.storedBytes),
+                id.canonical, state.type.rawValue, state.isDeleted, state.conflictCount, state.lastStamp?.hlc.packed ?? 0, Data(values),
+                Data(stored),
             ])
         }
         touched.removeAll()

@@ -16,7 +16,7 @@ struct ChangeWriter {
 
     private struct PendingRecord {
         var type: RecordType?
-        var fields: [String: JSONValue]
+        var fields: [String: CurrentFields.Entry]
         let exists: Bool
     }
 
@@ -36,8 +36,7 @@ struct ChangeWriter {
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT type, fields FROM record WHERE diaryId = ? AND id = ?"), arguments: [diary, record])
         else { return PendingRecord(type: nil, fields: [:], exists: false) }
-        return PendingRecord(
-            type: RecordType(rawValue: row["type"]), fields: try JSONValue(parsing: row["fields"] as Data).objectValue ?? [:], exists: true)
+        return PendingRecord(type: RecordType(rawValue: row["type"]), fields: try CurrentFields.read(row["fields"]), exists: true)
     }
 
     /// Writes every record this batch touched: its type and current field values.
@@ -45,7 +44,7 @@ struct ChangeWriter {
         let insert = try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
         let update = try db.cachedStatement(sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
         for (id, pending) in records {
-            let fields = Data(JSONValue.object(pending.fields).canonicalBytes)
+            let fields = Data(CurrentFields.bytes(pending.fields))
             if pending.exists {
                 try update.execute(arguments: [fields, diary, id.canonical])
             } else {
@@ -99,8 +98,8 @@ struct ChangeWriter {
         }
         pending.type = change.type
         let stamp = change.stamp.text
-        for (field, value) in change.fields where CurrentFields.wins(stamp: stamp, change: id, over: pending.fields[field]) {
-            pending.fields[field] = CurrentFields.entry(value: value, stamp: stamp, change: id)
+        for (field, value) in change.fields where pending.fields[field].map({ CurrentFields.wins(stamp: stamp, change: id, over: $0) }) ?? true {
+            pending.fields[field] = CurrentFields.Entry(value: value, stamp: stamp, change: id)
         }
         records[change.record] = pending
         return true

@@ -114,16 +114,54 @@ enum ServerSchema {
 /// The current winning value of each field of a record, as the server keeps it in `record.fields`:
 /// `{"pain": {"change": "…", "stamp": "…", "value": 6}, …}` (canonical JSON).
 enum CurrentFields {
+    struct Entry {
+        let value: JSONValue
+        let stamp: String
+        let change: String
+
+        var json: JSONValue { .object(["change": .string(change), "stamp": .string(stamp), "value": value]) }
+    }
+
     static func entry(value: JSONValue, stamp: String, change: String) -> JSONValue {
-        .object(["change": .string(change), "stamp": .string(stamp), "value": value])
+        Entry(value: value, stamp: stamp, change: change).json
     }
 
     /// Whether a value written with (`stamp`, `change`) wins over the stored entry: the greater stamp,
     /// then the greater change id. Stamp texts sort as stamps do.
-    static func wins(stamp: String, change: String, over entry: JSONValue?) -> Bool {
-        guard let members = entry?.objectValue, let storedStamp = members["stamp"]?.stringValue,
-            let storedChange = members["change"]?.stringValue
-        else { return true }
-        return stamp != storedStamp ? stamp > storedStamp : change > storedChange
+    static func wins(stamp: String, change: String, over entry: Entry) -> Bool {
+        stamp != entry.stamp ? stamp > entry.stamp : change > entry.change
+    }
+
+    static func read(_ data: Data) throws -> [String: Entry] {
+        var entries: [String: Entry] = [:]
+        for (name, member) in try JSONValue(parsing: data).objectValue ?? [:] {
+            guard let members = member.objectValue, let value = members["value"], let stamp = members["stamp"]?.stringValue,
+                let change = members["change"]?.stringValue
+            else { throw JSONParseError("stored current value of \(name) needs value, stamp and change") }
+            entries[name] = Entry(value: value, stamp: stamp, change: change)
+        }
+        return entries
+    }
+
+    /// The canonical bytes of the entries, written directly rather than through a JSON tree per field:
+    /// a push writes them once for every record it touches.
+    static func bytes(_ entries: [String: Entry]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        // Field names and the ids and stamps are ASCII, whose byte order is the canonical order.
+        for (index, name) in entries.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            guard name.utf8.allSatisfy({ $0 < 0x80 }) else { return JSONValue.object(entries.mapValues(\.json)).canonicalBytes }
+            let entry = entries[name]!
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.appendCanonicalString(name, to: &out)
+            out.append(contentsOf: #":{"change":"#.utf8)
+            JSONValue.appendCanonicalString(entry.change, to: &out)
+            out.append(contentsOf: #","stamp":"#.utf8)
+            JSONValue.appendCanonicalString(entry.stamp, to: &out)
+            out.append(contentsOf: #","value":"#.utf8)
+            entry.value.appendCanonical(to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }
