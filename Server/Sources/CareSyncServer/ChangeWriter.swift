@@ -8,7 +8,9 @@ import SyncCore
 struct ChangeWriter {
     private let db: Database
     private let diary: String
-    private let now: Date
+    /// When the batch arrived, converted for SQLite once rather than for every change (GRDB formats a
+    /// `Date` as text each time it is bound).
+    private let receivedAt: DatabaseValue
     private(set) var latestSeq: Int64
     private var ordinal: Int64
     /// Records touched by this batch, written back once by `finish()`.
@@ -23,7 +25,7 @@ struct ChangeWriter {
     init(db: Database, diary: String, now: Date) throws {
         self.db = db
         self.diary = diary
-        self.now = now
+        receivedAt = now.databaseValue
         let last = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT seq, ordinal FROM change WHERE diaryId = ? ORDER BY seq DESC LIMIT 1"), arguments: [diary])
         latestSeq = last?["seq"] ?? 0
@@ -66,7 +68,7 @@ struct ChangeWriter {
                     ON CONFLICT (id) DO NOTHING
                     """
             ).execute(arguments: [
-                id, diary, record, change.type.rawValue, change.hlc.packed, change.author.canonical, Data(body), now, ordinal + 1,
+                id, diary, record, change.type.rawValue, change.hlc.packed, change.author.canonical, Data(body), receivedAt, ordinal + 1,
             ])
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             // UNIQUE (author, hlc): another change with this stamp.
