@@ -78,13 +78,12 @@ final class Replica: Sendable {
         do { return try pool.read(body) } catch { throw Self.failure(error, "read") }
     }
 
-    /// A write on GRDB's writer queue (sync traffic awaits the disk without holding one of Swift's few
+    /// A write on GRDB's writer queue (sync traffic awaits the writer without holding one of Swift's few
     /// cooperative threads, so many devices in one process keep moving) whose loss in a power failure
-    /// costs only a repeat, because the server holds what it
-    /// records: a pulled page (pulled again) or an acknowledgement (pushed again and counted as a
-    /// duplicate). It is one transaction, whole or absent like every other, but it does not wait for the
-    /// disk: under `synchronous=NORMAL` a WAL commit is not fsynced, and the next durable commit (a local
-    /// edit) flushes it with its own, in order.
+    /// costs only a repeat, because the server holds what it records: a pulled page (pulled again) or an
+    /// acknowledgement (pushed again and counted as a duplicate). It is one transaction, whole or absent
+    /// like every other, but it does not wait for the disk: under `synchronous=NORMAL` a WAL commit is not
+    /// fsynced, and the next durable commit (a local edit) flushes it with its own, in order.
     func asyncWriteWithoutFsync<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(ClientError) -> T {
         do {
             return try await pool.writeWithoutTransaction { db in

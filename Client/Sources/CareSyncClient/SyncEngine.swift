@@ -56,7 +56,7 @@ extension DiaryDevice {
             while true {
                 while failure == nil, !exhausted, inFlight < Self.pushesInFlight {
                     do {
-                        guard let batch = try await nextPushBatch(after: after) else {
+                        guard let batch = try nextPushBatch(after: after) else {
                             exhausted = true
                             break
                         }
@@ -85,7 +85,7 @@ extension DiaryDevice {
     }
 
     /// The next batch of the outbox after `position`, as one request body, or nil when none is left.
-    private func nextPushBatch(after position: Int64) async throws(ClientError) -> PushBatch? {
+    private func nextPushBatch(after position: Int64) throws(ClientError) -> PushBatch? {
         var queued = try replica.outboxBatch(after: position, limit: Self.pushBatchChanges)
         guard !queued.isEmpty else { return nil }
         var size = 0
