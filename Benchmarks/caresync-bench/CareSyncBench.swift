@@ -287,7 +287,8 @@ extension DiaryDevice {
 
 // MARK: Numbers
 
-/// Runs blocking work on a Dispatch thread.
+/// Runs blocking work on a thread of its own, as if in the device's own process: on Dispatch's shared
+/// pool its fsyncs would hold the threads that GRDB's queues of the other devices need.
 func offCooperativeThreads(_ work: @escaping @Sendable () throws -> Void) async throws {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
         Thread { continuation.resume(with: Result { try work() }) }.start()

@@ -25,19 +25,20 @@ public struct BodySite: Hashable, Sendable, CustomStringConvertible {
         "spine-cervical", "spine-thoracic", "spine-lumbar",
     ]
 
-    /// Every valid site text, in vocabulary order.
-    public static let allSites: [String] =
-        pairedBones.flatMap { bone in Side.allCases.map { "\(bone)-\($0.rawValue)" } } + unpairedBones
-
     private init(bone: String, side: Side?) {
         self.bone = bone
         self.side = side
     }
 
+    /// Every site, in vocabulary order.
+    private static let all: [BodySite] =
+        pairedBones.flatMap { bone in Side.allCases.map { BodySite(bone: bone, side: $0) } } + unpairedBones.map { BodySite(bone: $0, side: nil) }
+
+    /// Every valid site text, in vocabulary order.
+    public static let allSites: [String] = all.map(\.text)
+
     /// Every site by its text: every change's sites are looked up here.
-    private static let byText: [String: BodySite] = Dictionary(
-        uniqueKeysWithValues: pairedBones.flatMap { bone in Side.allCases.map { ("\(bone)-\($0.rawValue)", BodySite(bone: bone, side: $0)) } }
-            + unpairedBones.map { ($0, BodySite(bone: $0, side: nil)) })
+    private static let byText = Dictionary(uniqueKeysWithValues: all.map { ($0.text, $0) })
 
     public init?(_ text: String) {
         guard let site = Self.byText[text] else { return nil }

@@ -155,18 +155,25 @@ public struct SignedChange: Sendable, Hashable {
         return .object(members)
     }
 
+    /// The members canonical order puts after `"sig"`, closing the object: `,"type":"flare","v":1}`.
+    var closingMembers: [UInt8] { Array(",\"type\":\"\(change.type.rawValue)\",\"v\":\(Change.formatVersion)}".utf8) }
+
+    /// How `"sig"` begins in the canonical wire form; 64 hex digits and a quote follow.
+    static let signatureMemberStart = Array(",\"sig\":\"".utf8)
+    static let signatureMemberCount = signatureMemberStart.count + 64 + 1
+
     /// The canonical bytes of the wire form, made from the change's canonical bytes (which a signer or
     /// verifier has at hand) by inserting `"sig"` where canonical order puts it: after `"seen"`, before
     /// the closing `"type"` and `"v"` members. Equal to `wireValue.canonicalBytes`, without encoding twice.
     public func wireBytes(canonical: [UInt8]) -> [UInt8] {
-        let suffix = Array(",\"type\":\"\(change.type.rawValue)\",\"v\":\(Change.formatVersion)}".utf8)
+        let suffix = closingMembers
         guard canonical.count > suffix.count, canonical.suffix(suffix.count).elementsEqual(suffix) else {
             return wireValue.canonicalBytes
         }
         var wire: [UInt8] = []
-        wire.reserveCapacity(canonical.count + 80)
+        wire.reserveCapacity(canonical.count + Self.signatureMemberCount)
         wire.append(contentsOf: canonical.prefix(canonical.count - suffix.count))
-        wire.append(contentsOf: Array(",\"sig\":\"".utf8))
+        wire.append(contentsOf: Self.signatureMemberStart)
         wire.append(contentsOf: Array(Hex.encode(signature).utf8))
         wire.append(UInt8(ascii: "\""))
         wire.append(contentsOf: suffix)
@@ -202,9 +209,9 @@ public struct ReceivedChange: Sendable {
         let signed = try SignedChange(wireValue: element.value)
         self.signed = signed
         // Canonical order puts "sig" last but for "type" and "v": …,"sig":"<64 hex>","type":"flare","v":1}
-        let suffix = ",\"type\":\"\(signed.change.type.rawValue)\",\"v\":\(Change.formatVersion)}".utf8.count
-        let member = Array(",\"sig\":\"".utf8)
-        let memberCount = member.count + 64 + 1
+        let suffix = signed.closingMembers.count
+        let member = SignedChange.signatureMemberStart
+        let memberCount = SignedChange.signatureMemberCount
         if element.isCanonical, element.bytes.count > suffix + memberCount {
             let start = element.bytes.startIndex + element.bytes.count - suffix - memberCount
             if element.bytes[start..<start + member.count].elementsEqual(member) {

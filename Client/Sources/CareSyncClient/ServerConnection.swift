@@ -45,10 +45,10 @@ struct ServerConnection: Sendable {
         try json(await signedBytes(method, path, query: query, body: body, device: device, key: key))
     }
 
-    /// Sends a request signed by the device; returns the bytes of its successful answer.
+    /// Sends a request signed by the device; returns its successful answer as bytes.
     func signedBytes(
         _ method: HTTPMethod, _ path: String, query: String = "", body: [UInt8] = [], device: UUID, key: DeviceKey
-    ) async throws(ClientError) -> [UInt8] {
+    ) async throws(ClientError) -> Answer {
         let fullPath = basePath + path
         let signature = RequestSignature.sign(
             method: method.rawValue, path: fullPath, query: query, body: body, key: key, keyID: device,
@@ -60,18 +60,24 @@ struct ServerConnection: Sendable {
         return try await send(method: method, path: fullPath, query: query, body: body, headers: headers)
     }
 
-    /// The answer of a successful request, read as JSON.
-    func json(_ bytes: [UInt8]) throws(ClientError) -> JSONValue {
-        guard let json = try? JSONValue(parsing: bytes) else { throw notJSON(status: 200) }
+    /// A successful (2xx) answer: its status and body.
+    struct Answer: Sendable {
+        let status: Int
+        let bytes: [UInt8]
+    }
+
+    /// A successful answer, read as JSON.
+    func json(_ answer: Answer) throws(ClientError) -> JSONValue {
+        guard let json = try? JSONValue(parsing: answer.bytes) else { throw notJSON(answer) }
         return json
     }
 
-    func notJSON(status: Int) -> ClientError {
-        .server(status: status, code: "bad_response", message: "the server's answer is not JSON; is \(server) a CareSync server?")
+    func notJSON(_ answer: Answer) -> ClientError {
+        .server(status: answer.status, code: "bad_response", message: "the server's answer is not JSON; is \(server) a CareSync server?")
     }
 
-    /// Sends a request; returns the body of a 2xx answer, and turns anything else into a `ClientError`.
-    private func send(method: HTTPMethod, path: String, query: String, body: [UInt8], headers: HTTPHeaders) async throws(ClientError) -> [UInt8] {
+    /// Sends a request; returns a 2xx answer, and turns anything else into a `ClientError`.
+    private func send(method: HTTPMethod, path: String, query: String, body: [UInt8], headers: HTTPHeaders) async throws(ClientError) -> Answer {
         var request = HTTPClientRequest(url: "\(scheme)://\(authority)\(path)\(query.isEmpty ? "" : "?" + query)")
         request.method = method
         request.headers = headers
@@ -90,7 +96,7 @@ struct ServerConnection: Sendable {
             throw .unreachable(server: server, reason: Self.describe(error))
         }
         guard (200..<300).contains(status) else { throw Self.refusal(status: status, body: try? JSONValue(parsing: bytes)) }
-        return bytes
+        return Answer(status: status, bytes: bytes)
     }
 
     /// The error a refusal stands for: 401 and 403 are about this device's rights (exit 4).

@@ -238,8 +238,8 @@ struct PulledPage: Sendable {
     let latest: Int64
     let epoch: String
 
-    init(_ answer: [UInt8], connection: ServerConnection) throws(ClientError) {
-        guard let (value, items) = try? JSONValue.parsing(answer, listing: "changes") else { throw connection.notJSON(status: 200) }
+    init(_ answer: ServerConnection.Answer, connection: ServerConnection) throws(ClientError) {
+        guard let (value, items) = try? JSONValue.parsing(answer.bytes, listing: "changes") else { throw connection.notJSON(answer) }
         guard let members = value.objectValue, members["changes"]?.arrayValue != nil, let next = members["next"]?.intValue,
             let more = members["more"]?.boolValue, let latest = members["latest"]?.intValue, let epoch = members["epoch"]?.stringValue
         else { throw .server(status: 200, code: "bad_response", message: "a pull page lacks changes, next, more, latest or epoch") }
