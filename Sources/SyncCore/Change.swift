@@ -236,7 +236,14 @@ public struct ReceivedChange: Sendable {
 
     /// Whether the signature is the HMAC of the change under `key`, compared in constant time.
     public func isValid(key: DeviceKey) -> Bool {
-        ChangeSigner.isValid(signature: signed.signature, for: canonicalBytes, key: key)
+        isValid(ChangeVerifier(key: key))
+    }
+
+    /// Whether the signature is the HMAC of the change under the verifier's key: the canonical bytes
+    /// are hashed where they lie, on both sides of `"sig"`, without being copied.
+    public func isValid(_ verifier: ChangeVerifier) -> Bool {
+        verifier.isValid(
+            signature: signed.signature, for: [wireBytes[..<signatureMember.lowerBound], wireBytes[signatureMember.upperBound...]])
     }
 }
 

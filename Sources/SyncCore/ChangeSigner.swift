@@ -50,6 +50,25 @@ public enum ChangeSigner {
 
     /// Whether `signature` is the HMAC of `bytes` under `key`, compared in constant time.
     public static func isValid(signature: [UInt8], for bytes: [UInt8], key: DeviceKey) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: bytes, using: key.symmetricKey)
+        ChangeVerifier(key: key).isValid(signature: signature, for: [bytes[...]])
+    }
+}
+
+/// Checks signatures made with one device key. HMAC hashes the padded key before any message, so a
+/// verifier does that once and each check starts from a copy of that state: a push checks up to 1,000
+/// changes by the same author (measured: setting up the key was half the cost of checking a change).
+public struct ChangeVerifier: Sendable {
+    private let keyed: HMAC<SHA256>
+
+    public init(key: DeviceKey) {
+        keyed = HMAC<SHA256>(key: key.symmetricKey)
+    }
+
+    /// Whether `signature` is the HMAC of the concatenated `pieces`, compared in constant time.
+    public func isValid(signature: [UInt8], for pieces: [ArraySlice<UInt8>]) -> Bool {
+        var mac = keyed
+        for piece in pieces { mac.update(data: piece) }
+        // `==` between a MAC and bytes is swift-crypto's constant-time comparison.
+        return mac.finalize() == signature
     }
 }

@@ -28,7 +28,7 @@ struct ChangesController {
                 .contentTooLarge, "too_many_changes", "a push may carry at most \(configuration.maxChangesPerPush) changes (got \(items.count))")
         }
         let wallMillis = HybridLogicalClock.wallMillisNow()
-        let key = device.deviceKey
+        let verifier = ChangeVerifier(key: device.deviceKey)
         var batch: [ReceivedChange] = []
         batch.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
@@ -58,7 +58,7 @@ struct ChangesController {
                     "\(label) is stamped \(ahead) s ahead of the server's clock (allowed: \(Int(configuration.maxClockSkew.seconds)) s): this device's clock is wrong; set it right and edit again",
                     details: details.merging(["server_time_ms": .int(wallMillis)]) { $1 })
             }
-            guard received.isValid(key: key) else {
+            guard received.isValid(verifier) else {
                 throw APIError(
                     .unprocessableContent, "invalid_change_signature", "\(label): the signature does not verify with the author's key",
                     details: details)
