@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SyncCore", targets: ["SyncCore"]),
+        .library(name: "WALCheckpoint", targets: ["WALCheckpoint"]),
         .library(name: "CareSyncServer", targets: ["CareSyncServer"]),
         .executable(name: "caresync-server", targets: ["caresync-server"]),
         .library(name: "CareSyncClient", targets: ["CareSyncClient"]),
@@ -33,11 +34,21 @@ let package = Package(
             name: "SyncCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // SQLite's write-ahead log copied back into the database on a thread of its own, for the
+        // server's store and the replicas alike.
+        .target(
+            name: "WALCheckpoint",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
         // The server as a library: the application is built by one function that tests call too.
         .target(
             name: "CareSyncServer",
             dependencies: [
                 "SyncCore",
+                "WALCheckpoint",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -61,6 +72,7 @@ let package = Package(
             name: "CareSyncClient",
             dependencies: [
                 "SyncCore",
+                "WALCheckpoint",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -99,6 +111,13 @@ let package = Package(
             dependencies: [
                 "SyncCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "WALCheckpointTests",
+            dependencies: [
+                "WALCheckpoint",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import WALCheckpoint
 
 /// Who a device is in one diary, as enrollment told it.
 public struct DeviceIdentity: Sendable, Equatable {
@@ -35,14 +36,19 @@ public struct DiaryRecord: Sendable, Equatable {
 /// pull cursor. Every write is one transaction, so an edit, a merge or a cursor move is whole or absent.
 final class Replica: Sendable {
     let pool: DatabasePool
+    /// Copies the log into the database file on a thread of its own, so that no merge waits for it.
+    let checkpointer: WALCheckpointer
 
     init(path: String) throws(ClientError) {
+        let checkpointer = WALCheckpointer(path: path)
+        self.checkpointer = checkpointer
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // A local edit is a medical record: it must survive a crash right after syncctl returns.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            checkpointer.watch(db)
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)

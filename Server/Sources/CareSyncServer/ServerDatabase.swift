@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import SyncCore
+import WALCheckpoint
 
 /// The server's SQLite database: a WAL `DatabasePool` with `synchronous=FULL`, so that a change is on
 /// disk before its push is acknowledged. Every write is one transaction: a push batch commits whole or
@@ -12,14 +13,19 @@ public final class ServerDatabase: Sendable {
     /// The server's identity, sent with every pull. It is fixed for the life of a database file:
     /// only the copy that `backup` writes gets a new one.
     public let epoch: String
+    /// Copies the log into the database file on a thread of its own, so that no push waits for it.
+    let checkpointer: WALCheckpointer
 
     public init(path: String) throws {
+        let checkpointer = WALCheckpointer(path: path)
+        self.checkpointer = checkpointer
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // Durable on acknowledgement: a kill -9 or power loss right after a push loses nothing.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            checkpointer.watch(db)
         }
         self.path = path
         pool = try DatabasePool(path: path, configuration: configuration)
