@@ -178,10 +178,19 @@ final class Replica: Sendable {
 }
 
 /// The merged records touched by one transaction: read once, merged in memory, written back once.
-/// Local edits, imports and pulls all merge through it, so a record is merged one way only.
+/// Local edits, imports and pulls all merge through it, so a record is merged one way only. Reading and
+/// writing need the transaction's connection; merging and encoding (`apply(_:)`, `encoded()`) do not,
+/// so a pull runs them on another thread while the writer logs the changes.
 struct RecordMerger {
     private var states: [UUID: RecordState] = [:]
     private var touched: Set<UUID> = []
+
+    init() {}
+
+    /// A merger holding the given stored states (as `storedStates(of:in:)` read them), parsed here.
+    init(stored: [UUID: Data]) throws {
+        for (id, data) in stored { states[id] = try RecordState(storedValue: JSONValue(parsing: data)) }
+    }
 
     /// The record's merged state, or nil if the replica has never seen it.
     mutating func state(of id: UUID, in db: Database) throws -> RecordState? {
@@ -194,6 +203,31 @@ struct RecordMerger {
         return state
     }
 
+    /// The stored states of those of `ids` the replica holds, read in one statement.
+    static func storedStates(of ids: some Collection<UUID>, in db: Database) throws -> [UUID: Data] {
+        var stored: [UUID: Data] = [:]
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (SELECT value FROM json_each(?))"),
+            arguments: [jsonList(ids.map(\.canonical))])
+        while let row = try rows.next() {
+            if let id = UUID(canonical: row["id"]) { stored[id] = row["state"] }
+        }
+        return stored
+    }
+
+    /// Of `changes`, those the log does not hold yet, each once, in their order (one statement).
+    static func unheld(_ changes: [ReceivedChange], in db: Database) throws -> [ReceivedChange] {
+        var skip = try String.fetchSet(
+            db.cachedStatement(sql: "SELECT id FROM change WHERE id IN (SELECT value FROM json_each(?))"),
+            arguments: [jsonList(changes.map(\.change.id.canonical))])
+        return changes.filter { skip.insert($0.change.id.canonical).inserted }
+    }
+
+    /// A JSON list of ids, for `json_each`: canonical UUIDs need no escaping.
+    private static func jsonList(_ ids: [String]) -> String {
+        "[" + ids.map { "\"\($0)\"" }.joined(separator: ",") + "]"
+    }
+
     /// Stores a signed change in the log; returns false if the replica already held it.
     static func log(_ change: Change, body: [UInt8], in db: Database) throws -> Bool {
         try db.cachedStatement(
@@ -204,9 +238,15 @@ struct RecordMerger {
         return db.changesCount > 0
     }
 
-    /// Merges a change into its record.
+    /// Merges a change into its record, reading the record first if it is not loaded.
     mutating func apply(_ change: Change, in db: Database) throws {
-        var state = try self.state(of: change.record, in: db) ?? RecordState(id: change.record, type: change.type)
+        _ = try state(of: change.record, in: db)
+        try apply(change)
+    }
+
+    /// Merges a change into its record as loaded (a record not loaded is new).
+    mutating func apply(_ change: Change) throws(ClientError) {
+        var state = states[change.record] ?? RecordState(id: change.record, type: change.type)
         do {
             try state.apply(change)
         } catch {
@@ -216,23 +256,67 @@ struct RecordMerger {
         touched.insert(change.record)
     }
 
+    /// A touched record as the replica stores it.
+    struct EncodedRecord: Sendable {
+        let id: String
+        let type: String
+        let deleted: Bool
+        let conflicts: Int
+        let updatedHLC: Int64
+        let values: Data
+        let stored: Data
+    }
+
+    /// The stored form of every touched record.
+    func encoded() -> [EncodedRecord] {
+        touched.map { id in
+            let state = states[id]!
+            let (stored, values) = state.storedBytesAndValues
+            return EncodedRecord(
+                id: id.canonical, type: state.type.rawValue, deleted: state.isDeleted, conflicts: state.conflictCount,
+                updatedHLC: state.lastStamp?.hlc.packed ?? 0, values: Data(values), stored: Data(stored))
+        }
+    }
+
     /// Writes every touched record back.
     mutating func flush(to db: Database) throws {
+        try Self.write(encoded(), to: db)
+        touched.removeAll()
+    }
+
+    static func write(_ records: [EncodedRecord], to db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO record (id, type, deleted, conflicts, updatedHLC, fieldValues, state) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, conflicts = excluded.conflicts,
                     updatedHLC = excluded.updatedHLC, fieldValues = excluded.fieldValues, state = excluded.state
                 """)
-        for id in touched {
-            let state = states[id]!
-            let (stored, values) = state.storedBytesAndValues
+        for record in records {
             try statement.execute(arguments: [
-                id.canonical, state.type.rawValue, state.isDeleted, state.conflictCount, state.lastStamp?.hlc.packed ?? 0, Data(values),
-                Data(stored),
+                record.id, record.type, record.deleted, record.conflicts, record.updatedHLC, record.values, record.stored,
             ])
         }
-        touched.removeAll()
+    }
+}
+
+/// Work handed to another thread by a thread that does its own part meanwhile, then waits for it: the
+/// replica's writer merges a pulled page's records this way while it logs the page's changes.
+final class OffThread<Value: Sendable>: @unchecked Sendable {
+    // Written once by the worker before `done` is signalled, read only after waiting for it.
+    private var result: Result<Value, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.result = Result { try work() }
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the work; call it once.
+    func value() throws -> Value {
+        done.wait()
+        return try result!.get()
     }
 }
 
