@@ -30,7 +30,7 @@ extension Replica {
         }
         return try write { db -> [Change] in
             var clock = HybridLogicalClock(
-                last: HLC(packed: try Int64.fetchOne(db, sql: "SELECT clock FROM identity WHERE id = 1") ?? 0))
+                last: HLC(packed: try Int64.fetchOne(db.cachedStatement(sql: "SELECT clock FROM identity WHERE id = 1")) ?? 0))
             var merger = RecordMerger()
             var changes: [Change] = []
             changes.reserveCapacity(requests.count)
@@ -78,7 +78,7 @@ extension Replica {
                 changes.append(change)
             }
             try merger.flush(to: db)
-            try db.execute(sql: "UPDATE identity SET clock = ? WHERE id = 1", arguments: [clock.last.packed])
+            try db.cachedStatement(sql: "UPDATE identity SET clock = ? WHERE id = 1").execute(arguments: [clock.last.packed])
             return changes
         }
     }

@@ -23,7 +23,7 @@ extension Replica {
     }
 
     func outboxCount() throws(ClientError) -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0 }
+        try read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox")) ?? 0 }
     }
 
     /// Removes what the server acknowledged. Without an fsync: if a power failure undoes it, the changes
@@ -32,7 +32,7 @@ extension Replica {
         try await asyncWriteWithoutFsync { db in
             let statement = try db.cachedStatement(sql: "DELETE FROM outbox WHERE changeId = ?")
             for id in ids { try statement.execute(arguments: [id]) }
-            try db.execute(sql: "UPDATE identity SET lastPushAt = ? WHERE id = 1", arguments: [date])
+            try db.cachedStatement(sql: "UPDATE identity SET lastPushAt = ? WHERE id = 1").execute(arguments: [date])
         }
     }
 
@@ -46,7 +46,7 @@ extension Replica {
                 sql: "INSERT INTO outbox (changeId) SELECT id FROM change WHERE author = ? ORDER BY seq ON CONFLICT (changeId) DO NOTHING",
                 arguments: [device])
             try db.execute(sql: "UPDATE identity SET epoch = ?, cursor = 0 WHERE id = 1", arguments: [epoch])
-            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0
+            return try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox")) ?? 0
         }
     }
 }

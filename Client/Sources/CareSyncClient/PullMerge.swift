@@ -11,7 +11,7 @@ struct PullPosition: Sendable, Equatable {
 extension Replica {
     func pullPosition() throws(ClientError) -> PullPosition {
         try read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT epoch, cursor FROM identity WHERE id = 1")!
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT epoch, cursor FROM identity WHERE id = 1"))!
             return PullPosition(epoch: row["epoch"], cursor: row["cursor"])
         }
     }
@@ -37,7 +37,7 @@ extension Replica {
                 for received in fresh { try merger.apply(received.change) }
                 return merger.encoded()
             }
-            var latest = HLC(packed: try Int64.fetchOne(db, sql: "SELECT clock FROM identity WHERE id = 1") ?? 0)
+            var latest = HLC(packed: try Int64.fetchOne(db.cachedStatement(sql: "SELECT clock FROM identity WHERE id = 1")) ?? 0)
             var authors: Set<UUID> = []
             for received in fresh {
                 _ = try RecordMerger.log(received.change, body: received.wireBytes, in: db)
@@ -51,8 +51,7 @@ extension Replica {
             }
             try RecordMerger.write(try merged.value(), to: db)
             // The clock advances past every change received, so a later local edit wins over them.
-            try db.execute(
-                sql: "UPDATE identity SET clock = ?, epoch = ?, cursor = ?, lastPullAt = ? WHERE id = 1",
+            try db.cachedStatement(sql: "UPDATE identity SET clock = ?, epoch = ?, cursor = ?, lastPullAt = ? WHERE id = 1").execute(
                 arguments: [latest.packed, epoch, next, date])
             return (new, !known)
         }
@@ -61,7 +60,7 @@ extension Replica {
     /// Notes a pull that brought nothing; nothing changed that a crash could lose.
     func notePullWithoutChanges(at date: Date = Date()) async throws(ClientError) {
         try await asyncWriteWithoutFsync { db in
-            try db.execute(sql: "UPDATE identity SET lastPullAt = ? WHERE id = 1", arguments: [date])
+            try db.cachedStatement(sql: "UPDATE identity SET lastPullAt = ? WHERE id = 1").execute(arguments: [date])
         }
     }
 

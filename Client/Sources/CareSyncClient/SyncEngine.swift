@@ -289,7 +289,7 @@ struct SyncTimes {
     var pull: Date?
 
     static func fetch(_ db: Database) throws -> SyncTimes {
-        let row = try Row.fetchOne(db, sql: "SELECT lastPushAt, lastPullAt FROM identity WHERE id = 1")!
+        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT lastPushAt, lastPullAt FROM identity WHERE id = 1"))!
         return SyncTimes(push: row["lastPushAt"], pull: row["lastPullAt"])
     }
 }
