@@ -45,12 +45,21 @@ public struct DecimalText: Hashable, Sendable, Comparable, CustomStringConvertib
         lhs.scaled < rhs.scaled
     }
 
-    /// The value times 10^maxFractionDigits, exact.
+    /// The value times 10^maxFractionDigits, exact, read from the canonical text's digits without
+    /// splitting it into new strings (every decimal a push validates is compared twice with its range).
     private var scaled: Int64 {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        let fraction = parts.count == 2 ? String(parts[1]) : ""
-        let padded = fraction + String(repeating: "0", count: Self.maxFractionDigits - fraction.count)
-        return Int64(parts[0])! * Self.fractionScale + Int64(padded)!
+        var value: Int64 = 0
+        var fractionDigits: Int?
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                fractionDigits = 0
+                continue
+            }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            fractionDigits = fractionDigits.map { $0 + 1 }
+        }
+        for _ in (fractionDigits ?? 0)..<Self.maxFractionDigits { value *= 10 }
+        return value
     }
 }
 

@@ -129,6 +129,17 @@ struct RecordValidationTests {
         }
         #expect(DecimalText(canonical: "37.50") == nil)
         #expect(DecimalText(canonical: "9.99")! < DecimalText(canonical: "10")!)
+        #expect(DecimalText(canonical: "0.0001")! < DecimalText(canonical: "0.001")!)
+        #expect(!(DecimalText(canonical: "9999999.9999")! < DecimalText(canonical: "9999999.9998")!))
+        // Order agrees with the numbers' order, for decimals of every length the rules allow.
+        for _ in 0..<500 {
+            let texts = (0..<2).map { _ in
+                let integer = String(Int.random(in: 0..<10_000_000) / [1, 10, 1_000, 100_000].randomElement()!)
+                let fraction = String(Int.random(in: 0..<10_000)).prefix(Int.random(in: 0...4))
+                return DecimalText(parsing: fraction.isEmpty ? integer : "\(integer).\(fraction)")!
+            }
+            #expect((texts[0] < texts[1]) == (texts[0].doubleValue < texts[1].doubleValue), "\(texts)")
+        }
     }
 
     @Test func everyVocabularySiteIsValidAndSidesAreOnlyOnPairedBones() {
