@@ -10,7 +10,6 @@ public struct DecimalText: Hashable, Sendable, Comparable, CustomStringConvertib
     public static let maxFractionDigits = 4
     /// At most this many digits before the point.
     public static let maxIntegerDigits = 7
-    private static let fractionScale: Int64 = (0..<maxFractionDigits).reduce(1) { value, _ in value * 10 }
 
     /// Accepts the canonical text only.
     public init?(canonical text: String) {
