@@ -227,12 +227,13 @@ public struct ReceivedChange: Sendable {
 
     public var change: Change { signed.change }
 
-    /// The bytes the author signed.
-    public var canonicalBytes: [UInt8] {
-        var bytes = Array(wireBytes[..<signatureMember.lowerBound])
-        bytes.append(contentsOf: wireBytes[signatureMember.upperBound...])
-        return bytes
+    /// The bytes the author signed, where they lie in `wireBytes`: both sides of `,"sig":"…"`.
+    private var signedPieces: [ArraySlice<UInt8>] {
+        [wireBytes[..<signatureMember.lowerBound], wireBytes[signatureMember.upperBound...]]
     }
+
+    /// The bytes the author signed.
+    public var canonicalBytes: [UInt8] { Array(signedPieces.joined()) }
 
     /// Whether the signature is the HMAC of the change under `key`, compared in constant time.
     public func isValid(key: DeviceKey) -> Bool {
@@ -240,10 +241,9 @@ public struct ReceivedChange: Sendable {
     }
 
     /// Whether the signature is the HMAC of the change under the verifier's key: the canonical bytes
-    /// are hashed where they lie, on both sides of `"sig"`, without being copied.
+    /// are hashed where they lie, without being copied.
     public func isValid(_ verifier: ChangeVerifier) -> Bool {
-        verifier.isValid(
-            signature: signed.signature, for: [wireBytes[..<signatureMember.lowerBound], wireBytes[signatureMember.upperBound...]])
+        verifier.isValid(signature: signed.signature, for: signedPieces)
     }
 }
 

@@ -23,7 +23,6 @@ public final class WALCheckpointer: Sendable {
     public static let restartPages = 16_000
 
     private let path: String
-    private let synchronous: String
     private let queue = DispatchQueue(label: "caresync.wal-checkpoint", qos: .utility)
     private let state = Mutex(State())
 
@@ -34,11 +33,8 @@ public final class WALCheckpointer: Sendable {
         var checkpoints = 0
     }
 
-    /// - Parameter synchronous: the `synchronous` setting of the checkpointing connection; FULL makes
-    ///   each checkpoint sync the log before copying it and the database after.
-    public init(path: String, synchronous: String = "FULL") {
+    public init(path: String) {
         self.path = path
-        self.synchronous = synchronous
     }
 
     /// Installs the commit hook on a connection (call it from `Configuration.prepareDatabase`). The
@@ -57,7 +53,7 @@ public final class WALCheckpointer: Sendable {
     /// How many checkpoints have run (for tests).
     public var checkpoints: Int { state.withLock { $0.checkpoints } }
 
-    /// Waits until no checkpoint runs or is asked for (for tests and orderly shutdown).
+    /// Waits until no checkpoint runs or is asked for (for tests).
     public func waitUntilIdle() {
         queue.sync {}
     }
@@ -90,8 +86,8 @@ public final class WALCheckpointer: Sendable {
             if let connection = state.connection { return connection }
             var configuration = Configuration()
             configuration.busyMode = .timeout(10)
-            let synchronous = self.synchronous
-            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+            // FULL: each checkpoint syncs the log before copying it, and the database file after.
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             let connection = try DatabaseQueue(path: path, configuration: configuration)
             state.connection = connection
             return connection

@@ -72,7 +72,7 @@ extension Replica {
                     id: UUID.version7(), diary: identity.diary, record: recordID, type: type,
                     hlc: clock.tick(wallMillis: HybridLogicalClock.wallMillisNow()), author: identity.device, fields: request.fields, seen: seen)
                 let (signed, wire) = ChangeSigner.signWithWireBytes(change, with: key)
-                _ = try RecordMerger.log(signed.change, body: wire, in: db)
+                try RecordMerger.log(signed.change, body: wire, in: db)
                 try merger.apply(change, in: db)
                 try outbox.execute(arguments: [change.id.canonical])
                 changes.append(change)

@@ -40,7 +40,7 @@ extension Replica {
             var latest = HLC(packed: try Int64.fetchOne(db.cachedStatement(sql: "SELECT clock FROM identity WHERE id = 1")) ?? 0)
             var authors: Set<UUID> = []
             for received in fresh {
-                _ = try RecordMerger.log(received.change, body: received.wireBytes, in: db)
+                try RecordMerger.log(received.change, body: received.wireBytes, in: db)
                 latest = max(latest, received.change.hlc)
                 authors.insert(received.change.author)
             }

@@ -230,14 +230,13 @@ struct RecordMerger {
         "[" + ids.map { "\"\($0)\"" }.joined(separator: ",") + "]"
     }
 
-    /// Stores a signed change in the log; returns false if the replica already held it.
-    static func log(_ change: Change, body: [UInt8], in db: Database) throws -> Bool {
+    /// Stores a signed change in the log (a change the log holds already is left as it is).
+    static func log(_ change: Change, body: [UInt8], in db: Database) throws {
         try db.cachedStatement(
             sql: "INSERT INTO change (id, recordId, type, hlc, author, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
         ).execute(arguments: [
             change.id.canonical, change.record.canonical, change.type.rawValue, change.hlc.packed, change.author.canonical, Data(body),
         ])
-        return db.changesCount > 0
     }
 
     /// Merges a change into its record, reading the record first if it is not loaded.
