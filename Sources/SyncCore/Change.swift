@@ -206,7 +206,11 @@ public struct ReceivedChange: Sendable {
 
     /// Reads a change from one element of a list of changes.
     public init(_ element: JSONElement) throws(ValidationError) {
-        let signed = try SignedChange(wireValue: element.value)
+        let signed: SignedChange
+        switch element.content {
+        case .signedChange(let read): signed = read
+        case .value(let value): signed = try SignedChange(wireValue: value)
+        }
         self.signed = signed
         // Canonical order puts "sig" last but for "type" and "v": …,"sig":"<64 hex>","type":"flare","v":1}
         let suffix = signed.closingMembers.count

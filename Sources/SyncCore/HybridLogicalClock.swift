@@ -33,10 +33,20 @@ public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Parses the 16-hex-digit text form only.
     public init?(text: String) {
-        guard text.utf8.count == 16,
-            text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }),
-            let packed = UInt64(text, radix: 16), packed <= UInt64(Self.maxMillis) << 16 | 0xFFFF
-        else { return nil }
+        var text = text
+        guard let parsed = text.withUTF8({ HLC(textUTF8: $0) }) else { return nil }
+        self = parsed
+    }
+
+    /// Parses the 16-hex-digit text form from its UTF-8 bytes.
+    init?(textUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count == 16 else { return nil }
+        var packed: UInt64 = 0
+        for byte in bytes {
+            guard let digit = UUID.nibble(byte) else { return nil }
+            packed = packed << 4 | UInt64(digit)
+        }
+        guard packed <= UInt64(Self.maxMillis) << 16 | 0xFFFF else { return nil }
         self.init(packed: Int64(packed))
     }
 
@@ -63,10 +73,16 @@ public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var text: String { "\(hlc.text)@\(device.canonical)" }
 
     public init?(text: String) {
-        let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, let hlc = HLC(text: String(parts[0])), let device = UUID(canonical: String(parts[1])) else {
-            return nil
-        }
+        var text = text
+        guard let parsed = text.withUTF8({ Stamp(textUTF8: $0) }) else { return nil }
+        self = parsed
+    }
+
+    /// Parses the text form from its UTF-8 bytes: 16 hex digits, `@`, a canonical UUID.
+    init?(textUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count == 53, bytes[16] == UInt8(ascii: "@"), let hlc = HLC(textUTF8: UnsafeBufferPointer(rebasing: bytes[..<16])),
+            let device = UUID(canonicalUTF8: UnsafeBufferPointer(rebasing: bytes[17...]))
+        else { return nil }
         self.init(hlc: hlc, device: device)
     }
 
@@ -74,7 +90,7 @@ public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (lhs: Stamp, rhs: Stamp) -> Bool {
         if lhs.hlc != rhs.hlc { return lhs.hlc < rhs.hlc }
-        return lhs.device.canonical < rhs.device.canonical
+        return lhs.device.canonicallyPrecedes(rhs.device)
     }
 }
 

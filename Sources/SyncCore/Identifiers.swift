@@ -54,29 +54,40 @@ extension UUID {
     /// Parses the canonical text form only (lowercase, hyphenated), so that one id has one spelling.
     public init?(canonical text: String) {
         var text = text
-        let parsed: uuid_t? = text.withUTF8 { bytes -> uuid_t? in
-            guard bytes.count == 36 else { return nil }
-            var uuid = UUID.zero
-            let valid = withUnsafeMutableBytes(of: &uuid) { out -> Bool in
-                var position = 0
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        guard bytes[position] == UInt8(ascii: "-") else { return false }
-                        position += 1
-                    }
-                    guard let high = Self.nibble(bytes[position]), let low = Self.nibble(bytes[position + 1]) else { return false }
-                    out[index] = high << 4 | low
-                    position += 2
-                }
-                return true
-            }
-            return valid ? uuid : nil
-        }
-        guard let parsed else { return nil }
-        self.init(uuid: parsed)
+        guard let parsed = text.withUTF8({ UUID(canonicalUTF8: $0) }) else { return nil }
+        self = parsed
     }
 
-    private static func nibble(_ byte: UInt8) -> UInt8? {
+    /// Parses the canonical text form from its UTF-8 bytes, as a reader of changes finds it in a request.
+    init?(canonicalUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count == 36 else { return nil }
+        var uuid = UUID.zero
+        let valid = withUnsafeMutableBytes(of: &uuid) { out -> Bool in
+            var position = 0
+            for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    guard bytes[position] == UInt8(ascii: "-") else { return false }
+                    position += 1
+                }
+                guard let high = Self.nibble(bytes[position]), let low = Self.nibble(bytes[position + 1]) else { return false }
+                out[index] = high << 4 | low
+                position += 2
+            }
+            return true
+        }
+        guard valid else { return nil }
+        self.init(uuid: uuid)
+    }
+
+    /// Whether this id's canonical text sorts before the other's. Lowercase hex digits sort as the
+    /// values they stand for, so that is the order of the bytes, compared without writing the texts.
+    func canonicallyPrecedes(_ other: UUID) -> Bool {
+        withUnsafeBytes(of: uuid) { lhs in
+            withUnsafeBytes(of: other.uuid) { rhs in lhs.lexicographicallyPrecedes(rhs) }
+        }
+    }
+
+    static func nibble(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10

@@ -4,18 +4,19 @@
 struct JSONParser {
     static let maxDepth = 64
 
-    private let bytes: UnsafeBufferPointer<UInt8>
+    let bytes: UnsafeBufferPointer<UInt8>
     /// Whether a number with a fraction or exponent is read as its text (documents written by people)
     /// rather than refused (the protocol, where decimals travel as strings).
     private let decimalsAsText: Bool
-    private var index = 0
-    private var depth = 0
+    var index = 0
+    var depth = 0
     /// Whether the bytes read so far (since the last reset) are in canonical form (RFC 8785 as
     /// `JSONValue.canonicalBytes` writes it): no whitespace, members in order, canonical escapes.
-    private var canonical = true
+    var canonical = true
     /// The top-level member whose list elements are recorded in `elements`, if any.
     private var listMember: String?
-    private var elements: [JSONElementSource] = []
+    /// The elements of that list, when it has been read: they are not also put in the returned tree.
+    private var elements: [JSONElementSource]?
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>, decimalsAsText: Bool) {
         self.bytes = bytes
@@ -35,10 +36,12 @@ struct JSONParser {
         }
     }
 
-    /// Parses a JSON object and notes, for each element of the list under its top-level member
-    /// `member`, where its bytes lie in `input` and whether they are already canonical. A receiver of
-    /// signed changes can then keep and check the bytes it received instead of encoding them again.
-    static func parse(_ input: [UInt8], elementsOf member: String) throws(JSONParseError) -> (JSONValue, [JSONElementSource]) {
+    /// Parses a JSON object and returns the elements of the list under its top-level member `member`
+    /// apart from the tree (nil if there is no such list), each with where its bytes lie in `input`
+    /// and whether they are already canonical. A receiver of signed changes can then keep and check the
+    /// bytes it received instead of encoding them again. An element that is a signed change in canonical
+    /// wire form is read straight into a `SignedChange`, without a tree (see `canonicalSignedChange()`).
+    static func parse(_ input: [UInt8], elementsOf member: String) throws(JSONParseError) -> (JSONValue, [JSONElementSource]?) {
         try input.withUnsafeBufferPointer { buffer throws(JSONParseError) in
             var parser = JSONParser(buffer, decimalsAsText: false)
             parser.listMember = member
@@ -56,7 +59,7 @@ struct JSONParser {
         return value
     }
 
-    private func fail(_ reason: String) -> JSONParseError {
+    func fail(_ reason: String) -> JSONParseError {
         JSONParseError("malformed JSON: \(reason) at byte \(index)")
     }
 
@@ -95,12 +98,12 @@ struct JSONParser {
         return value
     }
 
-    private mutating func enter() throws(JSONParseError) {
+    mutating func enter() throws(JSONParseError) {
         depth += 1
         guard depth <= Self.maxDepth else { throw fail("nested more than \(Self.maxDepth) levels deep") }
     }
 
-    private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+    mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enter()
         index += 1
         var members: [String: JSONValue] = [:]
@@ -124,13 +127,15 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':' after a member name") }
             index += 1
             skipWhitespace()
-            let value: JSONValue
             if depth == 1, let listMember, key == listMember, index < bytes.count, bytes[index] == UInt8(ascii: "[") {
-                value = try parseArray(recording: true)
+                guard elements == nil, members[key] == nil else { throw fail("duplicate member \"\(key)\"") }
+                elements = try recordedElements()
             } else {
-                value = try parseValue()
+                let value = try parseValue()
+                guard members.updateValue(value, forKey: key) == nil, elements == nil || key != listMember else {
+                    throw fail("duplicate member \"\(key)\"")
+                }
             }
-            guard members.updateValue(value, forKey: key) == nil else { throw fail("duplicate member \"\(key)\"") }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in an object") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -144,28 +149,44 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseArray(recording: Bool = false) throws(JSONParseError) -> JSONValue {
+    private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+        var items: [JSONValue] = []
+        try readArray { parser throws(JSONParseError) in items.append(try parser.parseValue()) }
+        return .array(items)
+    }
+
+    /// Reads the listed array: each element with its bytes, and whether they are canonical.
+    private mutating func recordedElements() throws(JSONParseError) -> [JSONElementSource] {
+        var elements: [JSONElementSource] = []
+        try readArray { parser throws(JSONParseError) in
+            let wasCanonical = parser.canonical
+            let start = parser.index
+            parser.canonical = true
+            let content: JSONElementSource.Content
+            if let signed = parser.canonicalSignedChange() {
+                content = .signedChange(signed)
+            } else {
+                content = .value(try parser.parseValue())
+            }
+            elements.append(JSONElementSource(range: start..<parser.index, isCanonical: parser.canonical, content: content))
+            parser.canonical = wasCanonical && parser.canonical
+        }
+        return elements
+    }
+
+    /// Reads an array at `[`, calling `element` with the parser at the start of each element.
+    private mutating func readArray(_ element: (inout JSONParser) throws(JSONParseError) -> Void) throws(JSONParseError) {
         try enter()
         index += 1
-        var items: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
             depth -= 1
-            return .array(items)
+            return
         }
         while true {
             skipWhitespace()
-            if recording {
-                let wasCanonical = canonical
-                let start = index
-                canonical = true
-                items.append(try parseValue())
-                elements.append(JSONElementSource(range: start..<index, isCanonical: canonical))
-                canonical = wasCanonical && canonical
-            } else {
-                items.append(try parseValue())
-            }
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in an array") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -175,7 +196,7 @@ struct JSONParser {
             guard bytes[index] == UInt8(ascii: "]") else { throw fail("expected ',' or ']' in an array") }
             index += 1
             depth -= 1
-            return .array(items)
+            return
         }
     }
 
@@ -218,7 +239,7 @@ struct JSONParser {
         return .int(Int64(magnitude))
     }
 
-    private mutating func parseString() throws(JSONParseError) -> String {
+    mutating func parseString() throws(JSONParseError) -> String {
         index += 1
         let start = index
         // Fast path: no escapes.
@@ -309,8 +330,14 @@ struct JSONParser {
     }
 }
 
-/// Where one element of a parsed list lies in the input, and whether its bytes are canonical.
+/// Where one element of a parsed list lies in the input, whether its bytes are canonical, and what was read.
 struct JSONElementSource: Sendable {
+    enum Content: Sendable {
+        case value(JSONValue)
+        case signedChange(SignedChange)
+    }
+
     let range: Range<Int>
     let isCanonical: Bool
+    let content: Content
 }

@@ -130,10 +130,18 @@ extension JSONValue {
 
 /// One element of a parsed list, with the bytes it was read from.
 public struct JSONElement: Sendable {
-    public let value: JSONValue
     public let bytes: ArraySlice<UInt8>
     /// Whether `bytes` are exactly `value.canonicalBytes`.
     public let isCanonical: Bool
+    let content: JSONElementSource.Content
+
+    /// The element's value. An element read straight into a signed change gives the same tree again.
+    public var value: JSONValue {
+        switch content {
+        case .value(let value): value
+        case .signedChange(let signed): signed.wireValue
+        }
+    }
 }
 
 /// Why a byte string is not acceptable JSON for CareSync.
@@ -183,14 +191,15 @@ extension JSONValue: Codable {
         self = try JSONParser.parse(bytes)
     }
 
-    /// Parses a JSON object as `init(parsing:)` does, and returns, with the object, each element of the
-    /// list under its top-level member `member`: its value, the bytes it was read from and whether those
-    /// bytes are already its canonical form. (Empty if the member is missing or not a list.)
-    public static func parsing(_ bytes: [UInt8], listing member: String) throws(JSONParseError) -> (value: JSONValue, elements: [JSONElement]) {
+    /// Parses a JSON object as `init(parsing:)` does, and returns the elements of the list under its
+    /// top-level member `member` apart from the rest: each with its value, the bytes it was read from and
+    /// whether those bytes are already its canonical form. The returned object holds every other member;
+    /// `elements` is nil if `member` is missing or not a list (then the object holds it).
+    public static func parsing(_ bytes: [UInt8], listing member: String) throws(JSONParseError) -> (
+        value: JSONValue, elements: [JSONElement]?
+    ) {
         let (value, sources) = try JSONParser.parse(bytes, elementsOf: member)
-        let items = value.objectValue?[member]?.arrayValue ?? []
-        guard items.count == sources.count else { return (value, []) }
-        return (value, zip(items, sources).map { JSONElement(value: $0, bytes: bytes[$1.range], isCanonical: $1.isCanonical) })
+        return (value, sources?.map { JSONElement(bytes: bytes[$0.range], isCanonical: $0.isCanonical, content: $0.content) })
     }
 
     /// Parses JSON written by people (import files): as `init(parsing:)`, but a number with a fraction

@@ -64,6 +64,38 @@ struct HybridLogicalClockTests {
         #expect(HLC(millis: 1_732_500_000_000, counter: 3).text == "0193610c0d000003")
     }
 
+    /// Stamps are compared by their device ids' bytes, not their texts; the two orders must agree, or
+    /// two replicas could pick different winners from the same values.
+    @Test func stampsWithEqualClocksSortLikeTheirTexts() {
+        var generator = ConvergencePropertyTests.SplitMix64(state: 0xD1CE)
+        let hlc = HLC(millis: 1_732_500_000_000, counter: 3)
+        for _ in 0..<500 {
+            let (first, second) = (UUID(uuid: Self.randomBytes(&generator)), UUID(uuid: Self.randomBytes(&generator)))
+            let (a, b) = (Stamp(hlc: hlc, device: first), Stamp(hlc: hlc, device: second))
+            #expect((a < b) == (a.text < b.text), "\(a.text) against \(b.text)")
+            #expect((b < a) == (b.text < a.text), "\(b.text) against \(a.text)")
+        }
+    }
+
+    static func randomBytes(_ generator: inout ConvergencePropertyTests.SplitMix64) -> uuid_t {
+        let (high, low) = (generator.next(), generator.next())
+        var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &uuid) { bytes in
+            for index in 0..<8 { bytes[index] = UInt8(truncatingIfNeeded: high >> (8 * index)) }
+            for index in 0..<8 { bytes[8 + index] = UInt8(truncatingIfNeeded: low >> (8 * index)) }
+        }
+        return uuid
+    }
+
+    @Test(arguments: [
+        "0193610c0d000003@0193A5C0-0000-7000-8000-000000000001", "0193610c0d000003-0193a5c0-0000-7000-8000-000000000001",
+        "0193610c0d000003@0193a5c0-0000-7000-8000-0000000000011", "193610c0d000003@0193a5c0-0000-7000-8000-000000000001",
+        "0193610c0d000003@0193a5c000000-7000-8000-000000000001",
+    ])
+    func malformedStampTextIsRefused(text: String) {
+        #expect(Stamp(text: text) == nil)
+    }
+
     @Test(arguments: ["0193610C0D000003", "193610c0d000003", "0193610c0d00000g", "ffffffffffffffff"])
     func malformedHLCTextIsRefused(text: String) {
         #expect(HLC(text: text) == nil)

@@ -240,7 +240,7 @@ struct PulledPage: Sendable {
 
     init(_ answer: ServerConnection.Answer, connection: ServerConnection) throws(ClientError) {
         guard let (value, items) = try? JSONValue.parsing(answer.bytes, listing: "changes") else { throw connection.notJSON(answer) }
-        guard let members = value.objectValue, members["changes"]?.arrayValue != nil, let next = members["next"]?.intValue,
+        guard let members = value.objectValue, let items, let next = members["next"]?.intValue,
             let more = members["more"]?.boolValue, let latest = members["latest"]?.intValue, let epoch = members["epoch"]?.stringValue
         else { throw .server(status: 200, code: "bad_response", message: "a pull page lacks changes, next, more, latest or epoch") }
         var changes: [ReceivedChange] = []

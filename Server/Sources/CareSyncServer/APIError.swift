@@ -66,8 +66,9 @@ extension Response {
 /// Reading a JSON request body strictly: an object with known members only.
 struct RequestBody {
     let members: [String: JSONValue]
-    /// The elements of the list under the member named by `listing`, with the bytes each was read from.
-    let elements: [JSONElement]
+    /// The elements of the list under the member named by `listing`, with the bytes each was read from
+    /// (nil if that member is missing or not a list). They are not also in `members`.
+    let elements: [JSONElement]?
 
     init(_ bytes: [UInt8], allowed: Set<String>, listing: String? = nil) throws(APIError) {
         let value: JSONValue
@@ -76,7 +77,7 @@ struct RequestBody {
                 (value, elements) = try JSONValue.parsing(bytes, listing: listing)
             } else {
                 value = try JSONValue(parsing: bytes)
-                elements = []
+                elements = nil
             }
         } catch {
             throw .badRequest("the request body is not valid JSON: \(error.description)")

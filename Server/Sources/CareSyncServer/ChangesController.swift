@@ -21,8 +21,7 @@ struct ChangesController {
             throw APIError(.forbidden, "read_only", "a \(device.role.rawValue) device can read the diary but not change it")
         }
         let body = try RequestBody(context.body, allowed: ["changes"], listing: "changes")
-        guard body.members["changes"]?.arrayValue != nil else { throw APIError.badRequest("\"changes\" must be a list of changes") }
-        let items = body.elements
+        guard let items = body.elements else { throw APIError.badRequest("\"changes\" must be a list of changes") }
         guard items.count <= configuration.maxChangesPerPush else {
             throw APIError(
                 .contentTooLarge, "too_many_changes", "a push may carry at most \(configuration.maxChangesPerPush) changes (got \(items.count))")
