@@ -27,8 +27,16 @@ public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// The 16-hex-digit text form.
     public var text: String {
-        let hex = String(UInt64(packed), radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        String(unsafeUninitializedCapacity: 16) { out in
+            writeText(to: out.baseAddress!)
+            return 16
+        }
+    }
+
+    /// Writes the 16 bytes of the text form at `out`.
+    func writeText(to out: UnsafeMutablePointer<UInt8>) {
+        let packed = UInt64(packed)
+        for index in 0..<16 { out[index] = UUID.hexDigits[Int(packed >> (60 - 4 * index) & 0x0F)] }
     }
 
     /// Parses the 16-hex-digit text form only.
@@ -70,7 +78,25 @@ public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.device = device
     }
 
-    public var text: String { "\(hlc.text)@\(device.canonical)" }
+    public var text: String {
+        String(unsafeUninitializedCapacity: 53) { out in
+            hlc.writeText(to: out.baseAddress!)
+            out[16] = UInt8(ascii: "@")
+            device.writeCanonical(to: out.baseAddress! + 17)
+            return 53
+        }
+    }
+
+    /// Appends the text form's 53 bytes, without making a string of them first.
+    public func appendText(to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 53))
+        out.withUnsafeMutableBufferPointer { buffer in
+            hlc.writeText(to: buffer.baseAddress! + start)
+            buffer[start + 16] = UInt8(ascii: "@")
+            device.writeCanonical(to: buffer.baseAddress! + start + 17)
+        }
+    }
 
     public init?(text: String) {
         var text = text

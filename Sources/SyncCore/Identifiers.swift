@@ -26,7 +26,7 @@ extension UUID {
         return UUID(uuid: uuid)
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Sixteen zero bytes to fill in (`UUID()` would draw random bits from the system first).
     private static let zero: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -34,19 +34,31 @@ extension UUID {
     /// The canonical text form used everywhere in CareSync: lowercase, hyphenated. (Written by hand:
     /// Foundation's `uuidString` goes through `sprintf`, and ids are formatted for every change.)
     public var canonical: String {
+        String(unsafeUninitializedCapacity: 36) { out in
+            writeCanonical(to: out.baseAddress!)
+            return 36
+        }
+    }
+
+    /// Appends the canonical text form's 36 bytes, without making a string of them first.
+    public func appendCanonical(to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 36))
+        out.withUnsafeMutableBufferPointer { writeCanonical(to: $0.baseAddress! + start) }
+    }
+
+    /// Writes the 36 bytes of the canonical text form at `out`.
+    func writeCanonical(to out: UnsafeMutablePointer<UInt8>) {
         withUnsafeBytes(of: uuid) { bytes in
-            String(unsafeUninitializedCapacity: 36) { out in
-                var position = 0
-                for (index, byte) in bytes.enumerated() {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        out[position] = UInt8(ascii: "-")
-                        position += 1
-                    }
-                    out[position] = Self.hexDigits[Int(byte >> 4)]
-                    out[position + 1] = Self.hexDigits[Int(byte & 0x0F)]
-                    position += 2
+            var position = 0
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    out[position] = UInt8(ascii: "-")
+                    position += 1
                 }
-                return position
+                out[position] = Self.hexDigits[Int(byte >> 4)]
+                out[position + 1] = Self.hexDigits[Int(byte & 0x0F)]
+                position += 2
             }
         }
     }

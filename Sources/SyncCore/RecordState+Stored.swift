@@ -136,32 +136,41 @@ extension RecordState {
         }
         var out: [UInt8] = []
         out.reserveCapacity(512 + 64 * names.count)
-        // Appends text pieces as they are (no escaping: only ASCII names, ids and stamps pass here).
-        func put(_ pieces: String..., to buffer: inout [UInt8]) {
-            for piece in pieces { buffer.append(contentsOf: piece.utf8) }
+        // Appends text as it is (no escaping: only ASCII names, ids and stamps pass here).
+        func put(_ text: StaticString, to buffer: inout [UInt8]) {
+            buffer.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
         }
-        var changes: [UUID: (text: String, stamp: Stamp)] = [:]
-        func changeText(_ entry: FieldEntry) -> String {
-            if let known = changes[entry.change] { return known.text }
-            let text = entry.change.canonical
-            changes[entry.change] = (text, entry.stamp)
-            return text
+        func put(quoted name: String, _ after: StaticString, to buffer: inout [UInt8]) {
+            buffer.append(UInt8(ascii: "\""))
+            buffer.append(contentsOf: name.utf8)
+            put(after, to: &buffer)
+        }
+        // The stamp of each change named, for "stamps".
+        var stamps: [UUID: Stamp] = [:]
+        func put(changeOf entry: FieldEntry, to buffer: inout [UInt8]) {
+            if stamps[entry.change] == nil { stamps[entry.change] = entry.stamp }
+            entry.change.appendCanonical(to: &buffer)
         }
         // "heads", only for registers with more than their winner.
         var wroteHeads = false
         for name in names {
             let register = registers[name]!
             guard !register.hasOnlyTheWinnerAsHead else { continue }
-            put(wroteHeads ? "," : "{\"heads\":{", "\"", name, "\":[", to: &out)
+            put(wroteHeads ? "," : "{\"heads\":{", to: &out)
+            put(quoted: name, "\":[", to: &out)
             wroteHeads = true
             for (position, head) in register.heads.enumerated() {
-                put(position > 0 ? ",{\"change\":\"" : "{\"change\":\"", changeText(head), "\",\"value\":", to: &out)
+                put(position > 0 ? ",{\"change\":\"" : "{\"change\":\"", to: &out)
+                put(changeOf: head, to: &out)
+                put("\",\"value\":", to: &out)
                 head.value.appendCanonical(to: &out)
                 out.append(UInt8(ascii: "}"))
             }
             out.append(UInt8(ascii: "]"))
         }
-        put(wroteHeads ? "}," : "{", "\"id\":\"", id.canonical, "\",", to: &out)
+        put(wroteHeads ? "},\"id\":\"" : "{\"id\":\"", to: &out)
+        id.appendCanonical(to: &out)
+        put("\",", to: &out)
         // "winners" and "values" come after "stamps", but their change ids fill the stamp table.
         var winners: [UInt8] = Array("\"winners\":{".utf8)
         var allValues: [UInt8] = Array("{".utf8)
@@ -171,30 +180,41 @@ extension RecordState {
                 winners.append(UInt8(ascii: ","))
                 allValues.append(UInt8(ascii: ","))
             }
-            put("\"", name, "\":\"", changeText(winner), "\"", to: &winners)
-            put("\"", name, "\":", to: &allValues)
+            put(quoted: name, "\":\"", to: &winners)
+            put(changeOf: winner, to: &winners)
+            winners.append(UInt8(ascii: "\""))
+            put(quoted: name, "\":", to: &allValues)
             winner.value.appendCanonical(to: &allValues)
         }
         winners.append(UInt8(ascii: "}"))
         allValues.append(UInt8(ascii: "}"))
         put("\"stamps\":{", to: &out)
-        for (index, change) in changes.values.sorted(by: { $0.text < $1.text }).enumerated() {
-            put(index > 0 ? ",\"" : "\"", change.text, "\":\"", change.stamp.text, "\"", to: &out)
+        // Lowercase hex ids sort by their bytes as by their texts.
+        for (index, (change, stamp)) in stamps.sorted(by: { $0.key.canonicallyPrecedes($1.key) }).enumerated() {
+            put(index > 0 ? ",\"" : "\"", to: &out)
+            change.appendCanonical(to: &out)
+            put("\":\"", to: &out)
+            stamp.appendText(to: &out)
+            out.append(UInt8(ascii: "\""))
         }
         out.append(UInt8(ascii: "}"))
         let seenNames = superseded.filter { !$0.value.isEmpty }.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         if !seenNames.isEmpty {
             put(",\"superseded\":{", to: &out)
             for (index, name) in seenNames.enumerated() {
-                put(index > 0 ? ",\"" : "\"", name, "\":[", to: &out)
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                put(quoted: name, "\":[", to: &out)
                 for (position, stamp) in superseded[name]!.sorted().enumerated() {
-                    put(position > 0 ? ",\"" : "\"", stamp.text, "\"", to: &out)
+                    put(position > 0 ? ",\"" : "\"", to: &out)
+                    stamp.appendText(to: &out)
+                    out.append(UInt8(ascii: "\""))
                 }
                 out.append(UInt8(ascii: "]"))
             }
             out.append(UInt8(ascii: "}"))
         }
-        put(",\"type\":\"", type.rawValue, "\",\"values\":", to: &out)
+        put(",\"type\":", to: &out)
+        put(quoted: type.rawValue, "\",\"values\":", to: &out)
         out.append(contentsOf: allValues)
         out.append(UInt8(ascii: ","))
         out.append(contentsOf: winners)
