@@ -55,9 +55,31 @@ import Testing
         let page = try database.pull(diary: diary.canonical, after: 0, limit: 1)
         #expect(page.bodies.count == 1 && page.remaining == 1, "ordinals were given to the old changes")
         let fields = try await database.pool.read { db in
-            try JSONValue(parsing: Data.fetchOne(db, sql: "SELECT fields FROM record")!)
+            try CurrentFields.read(Data.fetchOne(db, sql: "SELECT fields FROM record")!)
         }
-        #expect(fields.objectValue?["pain"]?.objectValue?["value"] == 8)
-        #expect(fields.objectValue?["sites"]?.objectValue?["value"] == ["tibia-left"])
+        #expect(fields["pain"]?.value == 8 && fields["pain"]?.change == edited.change.id.canonical)
+        #expect(fields["sites"]?.value == ["tibia-left"] && fields["sites"]?.change == created.change.id.canonical)
+        #expect(fields["pain"]?.stamp == edited.change.stamp.text && fields["sites"]?.stamp == created.change.stamp.text)
+    }
+
+    /// The current values are written directly in canonical form, grouped by change, and read back the same.
+    @Test func currentValuesAreWrittenCanonicallyAndReadBack() throws {
+        let (first, second) = (UUID.version7().canonical, UUID.version7().canonical)
+        let stamps = ["0193610c0d000000@" + first, "0193610c0d000001@" + second]
+        let entries: [String: CurrentFields.Entry] = [
+            "pain": .init(value: 8, stamp: stamps[1], change: second),
+            "notes": .init(value: "é \"quoted\"\n", stamp: stamps[0], change: first),
+            "sites": .init(value: ["tibia-left"], stamp: stamps[0], change: first),
+        ]
+        let bytes = CurrentFields.bytes(entries)
+        let tree: JSONValue = [
+            first: ["stamp": .string(stamps[0]), "values": ["notes": "é \"quoted\"\n", "sites": ["tibia-left"]]],
+            second: ["stamp": .string(stamps[1]), "values": ["pain": 8]],
+        ]
+        #expect(bytes == tree.canonicalBytes)
+        let read = try CurrentFields.read(Data(bytes))
+        #expect(
+            read.mapValues { [$0.value.canonicalString, $0.stamp, $0.change] }
+                == entries.mapValues { [$0.value.canonicalString, $0.stamp, $0.change] })
     }
 }

@@ -28,7 +28,7 @@ struct OperatorCommandTests {
             var (owner, _, _) = try await client.family(harness)
             let flare = owner.change()
             _ = try await client.push([flare], by: owner)
-            try harness.sql(#"UPDATE record SET fields = CAST(replace(CAST(fields AS TEXT), '"value":6', '"value":2') AS BLOB)"#)
+            try harness.sql(#"UPDATE record SET fields = CAST(replace(CAST(fields AS TEXT), '"pain":6', '"pain":2') AS BLOB)"#)
             let report = try ServerAudit(database: harness.database).run()
             #expect(report.faults.count == 1)
             #expect(report.faults.first?.contains(flare.change.record.canonical) == true)

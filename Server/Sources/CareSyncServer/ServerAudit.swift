@@ -55,13 +55,11 @@ public struct ServerAudit: Sendable {
             var stored: [String: [String: String]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT diaryId, id, fields FROM record") {
                 let key = row["diaryId"] as String + "/" + (row["id"] as String)
-                guard let fields = try? JSONValue(parsing: row["fields"] as Data).objectValue else {
+                guard let fields = try? CurrentFields.read(row["fields"]) else {
                     report.faults.append("record \(key): stored field values cannot be read")
                     continue
                 }
-                stored[key] = fields.mapValues { entry in
-                    (entry.objectValue?["value"]?.canonicalString ?? "?") + " " + (entry.objectValue?["stamp"]?.stringValue ?? "?")
-                }
+                stored[key] = fields.mapValues { $0.value.canonicalString + " " + $0.stamp }
             }
             var replayed: [String: [String: String]] = [:]
             for (diary, replica) in replicas {

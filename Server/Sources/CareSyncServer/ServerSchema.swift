@@ -96,8 +96,11 @@ enum ServerSchema {
             var records: [String: [String: JSONValue]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT diaryId, recordId, field, value, stamp, changeId FROM fieldValue") {
                 let key = (row["diaryId"] as String) + "/" + (row["recordId"] as String)
-                records[key, default: [:]][row["field"]] = CurrentFields.entry(
-                    value: try JSONValue(parsing: Array((row["value"] as String).utf8)), stamp: row["stamp"], change: row["changeId"])
+                // The form of v3 (`CurrentFields.readFirstForm`), which v4 regroups by change.
+                records[key, default: [:]][row["field"]] = [
+                    "change": .string(row["changeId"]), "stamp": .string(row["stamp"]),
+                    "value": try JSONValue(parsing: Array((row["value"] as String).utf8)),
+                ]
             }
             for (key, fields) in records {
                 let parts = key.split(separator: "/").map(String.init)
@@ -107,23 +110,30 @@ enum ServerSchema {
             }
             try db.drop(table: "fieldValue")
         }
+        migrator.registerMigration("v4: a record's current values grouped by the change that wrote them") { db in
+            // Each change id and stamp once per record instead of once per field: a new flare's row shrinks
+            // from 1,116 bytes to 378, and a push writes one for every change (docs/PERFORMANCE.md).
+            for row in try Row.fetchAll(db, sql: "SELECT rowid, fields FROM record") {
+                let entries = try CurrentFields.readFirstForm(row["fields"])
+                try db.execute(
+                    sql: "UPDATE record SET fields = ? WHERE rowid = ?", arguments: [Data(CurrentFields.bytes(entries)), row["rowid"] as Int64])
+            }
+        }
         return migrator
     }
 }
 
-/// The current winning value of each field of a record, as the server keeps it in `record.fields`:
-/// `{"pain": {"change": "…", "stamp": "…", "value": 6}, …}` (canonical JSON).
+/// The current winning value of each field of a record, as the server keeps it in `record.fields`: the
+/// values grouped by the change that wrote them, with that change's stamp (canonical JSON):
+/// `{"<change id>": {"stamp": "<HLC@device>", "values": {"pain": 6, …}}, …}`.
+///
+/// Migrations v3 to v4 kept one entry per field instead, `{"pain": {"change": "…", "stamp": "…", "value": 6}, …}`;
+/// `readFirstForm` reads that for the migration.
 enum CurrentFields {
     struct Entry {
         let value: JSONValue
         let stamp: String
         let change: String
-
-        var json: JSONValue { .object(["change": .string(change), "stamp": .string(stamp), "value": value]) }
-    }
-
-    static func entry(value: JSONValue, stamp: String, change: String) -> JSONValue {
-        Entry(value: value, stamp: stamp, change: change).json
     }
 
     /// Whether a value written with (`stamp`, `change`) wins over the stored entry: the greater stamp,
@@ -134,6 +144,22 @@ enum CurrentFields {
 
     static func read(_ data: Data) throws -> [String: Entry] {
         var entries: [String: Entry] = [:]
+        for (change, member) in try JSONValue(parsing: data).objectValue ?? [:] {
+            guard let members = member.objectValue, let stamp = members["stamp"]?.stringValue, let values = members["values"]?.objectValue else {
+                throw JSONParseError("stored current values of change \(change) need stamp and values")
+            }
+            for (name, value) in values {
+                guard entries.updateValue(Entry(value: value, stamp: stamp, change: change), forKey: name) == nil else {
+                    throw JSONParseError("stored current value of \(name) is listed under two changes")
+                }
+            }
+        }
+        return entries
+    }
+
+    /// Reads the form of migrations v3 to v4: one entry per field.
+    static func readFirstForm(_ data: Data) throws -> [String: Entry] {
+        var entries: [String: Entry] = [:]
         for (name, member) in try JSONValue(parsing: data).objectValue ?? [:] {
             guard let members = member.objectValue, let value = members["value"], let stamp = members["stamp"]?.stringValue,
                 let change = members["change"]?.stringValue
@@ -143,23 +169,39 @@ enum CurrentFields {
         return entries
     }
 
-    /// The canonical bytes of the entries, written directly rather than through a JSON tree per field:
-    /// a push writes them once for every record it touches.
+    /// The canonical bytes of the entries, written directly rather than through a JSON tree: a push
+    /// writes them once for every record it touches.
     static func bytes(_ entries: [String: Entry]) -> [UInt8] {
+        var byChange: [String: (stamp: String, names: [String])] = [:]
+        for (name, entry) in entries { byChange[entry.change, default: (entry.stamp, [])].names.append(name) }
+        // Field names, change ids and stamps are ASCII, whose byte order is the canonical order.
+        let ascii = { (text: String) in text.utf8.allSatisfy { $0 < 0x80 } }
+        guard entries.keys.allSatisfy(ascii), byChange.allSatisfy({ ascii($0.key) && ascii($0.value.stamp) }) else {
+            return JSONValue.object(
+                byChange.mapValues { group in
+                    [
+                        "stamp": .string(group.stamp),
+                        "values": .object(Dictionary(uniqueKeysWithValues: group.names.map { ($0, entries[$0]!.value) })),
+                    ]
+                }
+            ).canonicalBytes
+        }
+        let ordered = { (first: String, second: String) in first.utf8.lexicographicallyPrecedes(second.utf8) }
         var out: [UInt8] = [UInt8(ascii: "{")]
-        // Field names and the ids and stamps are ASCII, whose byte order is the canonical order.
-        for (index, name) in entries.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-            guard name.utf8.allSatisfy({ $0 < 0x80 }) else { return JSONValue.object(entries.mapValues(\.json)).canonicalBytes }
-            let entry = entries[name]!
+        for (index, change) in byChange.keys.sorted(by: ordered).enumerated() {
+            let group = byChange[change]!
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.appendCanonicalString(name, to: &out)
-            out.append(contentsOf: #":{"change":"#.utf8)
-            JSONValue.appendCanonicalString(entry.change, to: &out)
-            out.append(contentsOf: #","stamp":"#.utf8)
-            JSONValue.appendCanonicalString(entry.stamp, to: &out)
-            out.append(contentsOf: #","value":"#.utf8)
-            entry.value.appendCanonical(to: &out)
-            out.append(UInt8(ascii: "}"))
+            JSONValue.appendCanonicalString(change, to: &out)
+            out.append(contentsOf: #":{"stamp":"#.utf8)
+            JSONValue.appendCanonicalString(group.stamp, to: &out)
+            out.append(contentsOf: #","values":{"#.utf8)
+            for (position, name) in group.names.sorted(by: ordered).enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.appendCanonicalString(name, to: &out)
+                out.append(UInt8(ascii: ":"))
+                entries[name]!.value.appendCanonical(to: &out)
+            }
+            out.append(contentsOf: "}}".utf8)
         }
         out.append(UInt8(ascii: "}"))
         return out
