@@ -20,9 +20,12 @@ struct ChangeWriter {
         var type: RecordType?
         var fields: [String: CurrentFields.Entry]
         let exists: Bool
+        /// Whether a change of this batch was stored into it.
+        var touched = false
     }
 
-    init(db: Database, diary: String, now: Date) throws {
+    /// A writer for changes of `records` (every record the changes to be inserted belong to).
+    init(db: Database, diary: String, now: Date, records: Set<UUID>) throws {
         self.db = db
         self.diary = diary
         receivedAt = now.databaseValue
@@ -30,22 +33,28 @@ struct ChangeWriter {
             db.cachedStatement(sql: "SELECT seq, ordinal FROM change WHERE diaryId = ? ORDER BY seq DESC LIMIT 1"), arguments: [diary])
         latestSeq = last?["seq"] ?? 0
         ordinal = last?["ordinal"] ?? 0
+        try loadRecords(records)
     }
 
-    private func pendingRecord(_ id: UUID, record: String) throws -> PendingRecord {
-        if let pending = records[id] { return pending }
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT type, fields FROM record WHERE diaryId = ? AND id = ?"), arguments: [diary, record])
-        else { return PendingRecord(type: nil, fields: [:], exists: false) }
-        return PendingRecord(type: RecordType(rawValue: row["type"]), fields: try CurrentFields.read(row["fields"]), exists: true)
+    /// Reads, in one statement, the stored records of `ids`, so that `insert` needs no statement of its
+    /// own to learn that a record is new (a push mostly creates records).
+    private mutating func loadRecords(_ ids: Set<UUID>) throws {
+        let list = "[" + ids.map { "\"\($0.canonical)\"" }.joined(separator: ",") + "]"
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT id, type, fields FROM record WHERE diaryId = ? AND id IN (SELECT value FROM json_each(?))"),
+            arguments: [diary, list])
+        while let row = try rows.next() {
+            guard let id = UUID(canonical: row["id"]) else { continue }
+            records[id] = PendingRecord(type: RecordType(rawValue: row["type"]), fields: try CurrentFields.read(row["fields"]), exists: true)
+        }
+        for id in ids where records[id] == nil { records[id] = PendingRecord(type: nil, fields: [:], exists: false) }
     }
 
     /// Writes every record this batch touched: its type and current field values.
     mutating func finish() throws {
         let insert = try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
         let update = try db.cachedStatement(sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
-        for (id, pending) in records {
+        for (id, pending) in records where pending.touched {
             let fields = Data(CurrentFields.bytes(pending.fields))
             if pending.exists {
                 try update.execute(arguments: [fields, diary, id.canonical])
@@ -91,7 +100,7 @@ struct ChangeWriter {
         ordinal += 1
         latestSeq = db.lastInsertedRowID
 
-        var pending = try pendingRecord(change.record, record: record)
+        guard var pending = records[change.record] else { preconditionFailure("the writer was not given record \(record)") }
         if let type = pending.type, type != change.type {
             throw APIError(
                 .conflict, "type_changed",
@@ -99,6 +108,8 @@ struct ChangeWriter {
                 details: details)
         }
         pending.type = change.type
+        pending.touched = true
+        pending.fields.reserveCapacity(change.fields.count)
         let stamp = change.stamp.text
         for (field, value) in change.fields where pending.fields[field].map({ CurrentFields.wins(stamp: stamp, change: id, over: $0) }) ?? true {
             pending.fields[field] = CurrentFields.Entry(value: value, stamp: stamp, change: id)

@@ -196,7 +196,7 @@ public final class ServerDatabase: Sendable {
 
     private static func write(_ batch: [ReceivedChange], diary: String, now: Date, in db: Database) throws -> PushOutcome {
         var outcome = PushOutcome()
-        var writer = try ChangeWriter(db: db, diary: diary, now: now)
+        var writer = try ChangeWriter(db: db, diary: diary, now: now, records: Set(batch.map(\.change.record)))
         for (index, received) in batch.enumerated() {
             if try writer.insert(received.change, body: received.wireBytes, index: index) {
                 outcome.stored += 1

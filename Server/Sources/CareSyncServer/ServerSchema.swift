@@ -172,26 +172,38 @@ enum CurrentFields {
     /// The canonical bytes of the entries, written directly rather than through a JSON tree: a push
     /// writes them once for every record it touches.
     static func bytes(_ entries: [String: Entry]) -> [UInt8] {
-        var byChange: [String: (stamp: String, names: [String])] = [:]
-        for (name, entry) in entries { byChange[entry.change, default: (entry.stamp, [])].names.append(name) }
+        // Grouped in a list, not a dictionary: a record's values come from a few changes at most (one,
+        // for a record never edited), and comparing ids costs less than hashing them.
+        var groups: [(change: String, stamp: String, names: [String])] = []
+        for (name, entry) in entries {
+            if let index = groups.firstIndex(where: { $0.change == entry.change }) {
+                groups[index].names.append(name)
+            } else {
+                groups.append((entry.change, entry.stamp, [name]))
+            }
+        }
         // Field names, change ids and stamps are ASCII, whose byte order is the canonical order.
         let ascii = { (text: String) in text.utf8.allSatisfy { $0 < 0x80 } }
-        guard entries.keys.allSatisfy(ascii), byChange.allSatisfy({ ascii($0.key) && ascii($0.value.stamp) }) else {
+        guard entries.keys.allSatisfy(ascii), groups.allSatisfy({ ascii($0.change) && ascii($0.stamp) }) else {
             return JSONValue.object(
-                byChange.mapValues { group in
-                    [
-                        "stamp": .string(group.stamp),
-                        "values": .object(Dictionary(uniqueKeysWithValues: group.names.map { ($0, entries[$0]!.value) })),
-                    ]
-                }
+                Dictionary(
+                    uniqueKeysWithValues: groups.map { group in
+                        (
+                            group.change,
+                            [
+                                "stamp": .string(group.stamp),
+                                "values": .object(Dictionary(uniqueKeysWithValues: group.names.map { ($0, entries[$0]!.value) })),
+                            ]
+                        )
+                    })
             ).canonicalBytes
         }
         let ordered = { (first: String, second: String) in first.utf8.lexicographicallyPrecedes(second.utf8) }
         var out: [UInt8] = [UInt8(ascii: "{")]
-        for (index, change) in byChange.keys.sorted(by: ordered).enumerated() {
-            let group = byChange[change]!
+        out.reserveCapacity(512)
+        for (index, group) in groups.sorted(by: { ordered($0.change, $1.change) }).enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.appendCanonicalString(change, to: &out)
+            JSONValue.appendCanonicalString(group.change, to: &out)
             out.append(contentsOf: #":{"stamp":"#.utf8)
             JSONValue.appendCanonicalString(group.stamp, to: &out)
             out.append(contentsOf: #","values":{"#.utf8)
