@@ -128,14 +128,15 @@ extension RecordState {
     /// current values without cleared fields (`JSONValue.object(values).canonicalBytes`), which the
     /// replica keeps for listing: when no field is cleared they are the stored `"values"` member.
     public var storedBytesAndValues: (stored: [UInt8], values: [UInt8]) {
-        let names = registers.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        // The registers in canonical order, walked without looking each up again by name.
+        let fields = registers.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         // Field names are ASCII schema names; anything else takes the general path.
-        guard names.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }), superseded.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
+        guard fields.allSatisfy({ $0.key.utf8.allSatisfy { $0 < 0x80 } }), superseded.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
         else {
             return (storedValue.canonicalBytes, JSONValue.object(values).canonicalBytes)
         }
         var out: [UInt8] = []
-        out.reserveCapacity(512 + 64 * names.count)
+        out.reserveCapacity(512 + 64 * fields.count)
         // Appends text as it is (no escaping: only ASCII names, ids and stamps pass here).
         func put(_ text: StaticString, to buffer: inout [UInt8]) {
             buffer.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
@@ -145,16 +146,16 @@ extension RecordState {
             buffer.append(contentsOf: name.utf8)
             put(after, to: &buffer)
         }
-        // The stamp of each change named, for "stamps".
-        var stamps: [UUID: Stamp] = [:]
+        // The stamp of each change named, for "stamps": a list, as a record holds values of a few
+        // changes (one, until it is edited), which costs less to search than to hash.
+        var stamps: [(change: UUID, stamp: Stamp)] = []
         func put(changeOf entry: FieldEntry, to buffer: inout [UInt8]) {
-            if stamps[entry.change] == nil { stamps[entry.change] = entry.stamp }
+            if !stamps.contains(where: { $0.change == entry.change }) { stamps.append((entry.change, entry.stamp)) }
             entry.change.appendCanonical(to: &buffer)
         }
         // "heads", only for registers with more than their winner.
         var wroteHeads = false
-        for name in names {
-            let register = registers[name]!
+        for (name, register) in fields {
             guard !register.hasOnlyTheWinnerAsHead else { continue }
             put(wroteHeads ? "," : "{\"heads\":{", to: &out)
             put(quoted: name, "\":[", to: &out)
@@ -174,8 +175,8 @@ extension RecordState {
         // "winners" and "values" come after "stamps", but their change ids fill the stamp table.
         var winners: [UInt8] = Array("\"winners\":{".utf8)
         var allValues: [UInt8] = Array("{".utf8)
-        for (index, name) in names.enumerated() {
-            let winner = registers[name]!.winner
+        for (index, (name, register)) in fields.enumerated() {
+            let winner = register.winner
             if index > 0 {
                 winners.append(UInt8(ascii: ","))
                 allValues.append(UInt8(ascii: ","))
@@ -190,7 +191,7 @@ extension RecordState {
         allValues.append(UInt8(ascii: "}"))
         put("\"stamps\":{", to: &out)
         // Lowercase hex ids sort by their bytes as by their texts.
-        for (index, (change, stamp)) in stamps.sorted(by: { $0.key.canonicallyPrecedes($1.key) }).enumerated() {
+        for (index, (change, stamp)) in stamps.sorted(by: { $0.change.canonicallyPrecedes($1.change) }).enumerated() {
             put(index > 0 ? ",\"" : "\"", to: &out)
             change.appendCanonical(to: &out)
             put("\":\"", to: &out)
@@ -219,7 +220,7 @@ extension RecordState {
         out.append(UInt8(ascii: ","))
         out.append(contentsOf: winners)
         out.append(UInt8(ascii: "}"))
-        let hasCleared = registers.values.contains { $0.winner.value.isNull }
+        let hasCleared = fields.contains { $0.value.winner.value.isNull }
         return (out, hasCleared ? JSONValue.object(values).canonicalBytes : allValues)
     }
 
