@@ -59,7 +59,7 @@ struct JSONParser {
         return value
     }
 
-    func fail(_ reason: String) -> JSONParseError {
+    private func fail(_ reason: String) -> JSONParseError {
         JSONParseError("malformed JSON: \(reason) at byte \(index)")
     }
 
