@@ -42,7 +42,7 @@ struct CareSyncBench: AsyncParsableCommand {
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("caresync-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        defer { removeFolder(folder) }
         print("caresync-bench: \(changes) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores, in \(folder.path)")
 
         var floor = Double.nan
@@ -292,6 +292,25 @@ extension DiaryDevice {
 func offCooperativeThreads(_ work: @escaping @Sendable () throws -> Void) async throws {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
         Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
+/// Removes the run's folder (2.6 GB after a full run). A replica closing meanwhile deletes its log
+/// files, and `removeItem` stops at the first file that vanished under it, leaving the rest: it is
+/// tried again, and a folder that still remains is named on standard error.
+func removeFolder(_ folder: URL) {
+    for attempt in 1...5 {
+        do {
+            try FileManager.default.removeItem(at: folder)
+            return
+        } catch {
+            guard FileManager.default.fileExists(atPath: folder.path) else { return }
+            if attempt == 5 {
+                FileHandle.standardError.write(Data("caresync-bench: could not remove \(folder.path): \(error)\n".utf8))
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
     }
 }
 

@@ -127,8 +127,8 @@ enum ServerSchema {
 /// values grouped by the change that wrote them, with that change's stamp (canonical JSON):
 /// `{"<change id>": {"stamp": "<HLC@device>", "values": {"pain": 6, …}}, …}`.
 ///
-/// Migrations v3 to v4 kept one entry per field instead, `{"pain": {"change": "…", "stamp": "…", "value": 6}, …}`;
-/// `readFirstForm` reads that for the migration.
+/// Before migration v4 (from v3 on), it held one entry per field instead,
+/// `{"pain": {"change": "…", "stamp": "…", "value": 6}, …}`; `readFirstForm` reads that for the migration.
 enum CurrentFields {
     struct Entry {
         let value: JSONValue
