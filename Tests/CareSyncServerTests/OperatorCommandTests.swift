@@ -1,4 +1,4 @@
-import CareSyncServer
+@testable import CareSyncServer
 import Foundation
 import GRDB
 import SyncCore
@@ -33,6 +33,38 @@ struct OperatorCommandTests {
             #expect(report.faults.count == 1)
             #expect(report.faults.first?.contains(flare.change.record.canonical) == true)
             #expect(report.faults.first?.contains("pain") == true)
+        }
+    }
+
+    /// A record created by one change of a batch is stored from that change's bytes; one created and
+    /// edited in the same batch, or edited later, through its fields. All must agree with a replay of
+    /// the log and be stored in canonical form.
+    @Test func currentValuesWrittenFromOneOrSeveralChangesAgreeWithTheLog() async throws {
+        try await withServer { harness, client in
+            var (owner, caregiver, _) = try await client.family(harness)
+            let alone = owner.change(fields: [
+                "started": "2024-11-24", "sites": ["tibia-left", "femur-right"], "notes": "é \"{quoted}\" ]\\", "pain": 6,
+            ])
+            let created = owner.change()
+            let edited = owner.change(record: created.change.record, fields: ["pain": 3, "notes": "better"])
+            let later = owner.change()
+            #expect(try await client.push([alone, created, edited, later], by: owner).status == .ok)
+            #expect(try await client.push([caregiver.change(record: later.change.record, fields: ["pain": 2])], by: caregiver).status == .ok)
+
+            let report = try ServerAudit(database: harness.database).run()
+            #expect(report.changesChecked == 5)
+            #expect(report.faults.isEmpty, "\(report.faults)")
+            let stored = try await harness.database.pool.read { db in
+                try Dictionary(
+                    uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, $0["fields"] as Data) })
+            }
+            for (id, bytes) in stored {
+                #expect(try JSONValue(parsing: bytes).canonicalBytes == Array(bytes), "record \(id) is stored in canonical form")
+            }
+            let values = try stored.mapValues { try CurrentFields.read($0).mapValues(\.value) }
+            #expect(values[alone.change.record.canonical] == alone.change.fields)
+            #expect(values[created.change.record.canonical] == ["started": "2024-11-24", "sites": ["tibia-left"], "pain": 3, "notes": "better"])
+            #expect(values[later.change.record.canonical]?["pain"] == 2)
         }
     }
 

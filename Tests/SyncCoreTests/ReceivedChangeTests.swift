@@ -45,6 +45,7 @@ struct ReceivedChangeTests {
         #expect(!isCanonical, "\(spelling)")
         #expect(received.wireBytes == Array(wireText.utf8), "\(spelling)")
         #expect(received.isValid(key: Fixture.key), "\(spelling)")
+        #expect(Array(received.canonicalFields) == JSONValue.object(change.fields).canonicalBytes, "\(spelling)")
     }
 
     /// Changes with seen stamps, none, no fields at all and both record types.
@@ -81,6 +82,22 @@ struct ReceivedChangeTests {
             let received = try ReceivedChange(element)
             #expect(received.wireBytes == Array(text.utf8))
             #expect(received.isValid(key: Fixture.key))
+            #expect(Array(received.canonicalFields) == JSONValue.object(change.fields).canonicalBytes, "\(change.recordLabel)")
+        }
+    }
+
+    /// The canonical bytes of a change's fields are found where they lie in its wire bytes, whatever
+    /// brackets, quotes and escapes the values hold.
+    @Test func canonicalFieldsAreFoundInTheWireBytesForRandomValues() throws {
+        var generator = ConvergencePropertyTests.SplitMix64(state: 0xF1E1D5)
+        for index in 0..<300 {
+            var fields: [String: JSONValue] = [:]
+            for _ in 0..<Int.random(in: 0...5, using: &generator) {
+                fields["field\(Int.random(in: 0...9, using: &generator))"] = Self.randomValue(depth: 1, using: &generator)
+            }
+            let change = Fixture.change(100 + index, at: 1_732_500_000_000 + Int64(index), fields: fields)
+            let (received, _) = try received(ChangeSigner.sign(change, with: Fixture.key).wireValue.canonicalString)
+            #expect(Array(received.canonicalFields) == JSONValue.object(fields).canonicalBytes, "\(JSONValue.object(fields).canonicalString)")
         }
     }
 
@@ -132,11 +149,14 @@ struct ReceivedChangeTests {
             #expect(elements?.count == 1)
             #expect(element.isCanonical, "\(value.canonicalString)")
             #expect(Array(element.bytes) == bytes)
+            let isContainer = bytes.first == UInt8(ascii: "{") || bytes.first == UInt8(ascii: "[")
+            let end = JSONValue.endOfCanonicalContainer(in: bytes + Array(#","x":[1]}"#.utf8), at: 0)
+            #expect(end == (isContainer ? bytes.count : nil), "\(value.canonicalString)")
         }
     }
 
     static func randomValue(depth: Int, using generator: inout ConvergencePropertyTests.SplitMix64) -> JSONValue {
-        let pieces = ["a", "B", "é", "\u{E000}", "\u{FFFD}", "𝄞", "\"", "\\", "/", "\n", "\u{1}", "\u{7F}", " ", "z"]
+        let pieces = ["a", "B", "{", "]", "é", "\u{E000}", "\u{FFFD}", "𝄞", "\"", "\\", "/", "\n", "\u{1}", "\u{7F}", " ", "z"]
         func text() -> String { (0..<Int.random(in: 0...4, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined() }
         switch Int.random(in: 0...(depth < 3 ? 6 : 3), using: &generator) {
         case 0: return .null

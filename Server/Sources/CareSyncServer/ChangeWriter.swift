@@ -22,6 +22,25 @@ struct ChangeWriter {
         let exists: Bool
         /// Whether a change of this batch was stored into it.
         var touched = false
+        /// A new record's first change, while it is the only one: every current value is that change's,
+        /// and the change's canonical `"fields"` bytes are written as they are, without reading them
+        /// into `fields` (a push mostly creates records). Moved into `fields` when a second change comes.
+        var sole: ReceivedChange?
+
+        mutating func apply(_ change: Change) {
+            let id = change.id.canonical
+            let stamp = change.stamp.text
+            fields.reserveCapacity(change.fields.count)
+            for (field, value) in change.fields where fields[field].map({ CurrentFields.wins(stamp: stamp, change: id, over: $0) }) ?? true {
+                fields[field] = CurrentFields.Entry(value: value, stamp: stamp, change: id)
+            }
+        }
+
+        /// The stored form of the record's current values.
+        var bytes: [UInt8] {
+            guard let sole else { return CurrentFields.bytes(fields) }
+            return CurrentFields.bytes(change: sole.change.id.canonical, stamp: sole.change.stamp.text, values: sole.canonicalFields)
+        }
     }
 
     /// A writer for changes of `records` (every record the changes to be inserted belong to).
@@ -55,7 +74,7 @@ struct ChangeWriter {
         let insert = try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
         let update = try db.cachedStatement(sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
         for (id, pending) in records where pending.touched {
-            let fields = Data(CurrentFields.bytes(pending.fields))
+            let fields = Data(pending.bytes)
             if pending.exists {
                 try update.execute(arguments: [fields, diary, id.canonical])
             } else {
@@ -66,7 +85,9 @@ struct ChangeWriter {
     }
 
     /// Stores one change; returns false if the same change was stored before.
-    mutating func insert(_ change: Change, body: [UInt8], index: Int) throws -> Bool {
+    mutating func insert(_ received: ReceivedChange, index: Int) throws -> Bool {
+        let change = received.change
+        let body = received.wireBytes
         let id = change.id.canonical
         let details: [String: JSONValue] = ["index": .int(Int64(index))]
         let record = change.record.canonical
@@ -108,12 +129,16 @@ struct ChangeWriter {
                 details: details)
         }
         pending.type = change.type
-        pending.touched = true
-        pending.fields.reserveCapacity(change.fields.count)
-        let stamp = change.stamp.text
-        for (field, value) in change.fields where pending.fields[field].map({ CurrentFields.wins(stamp: stamp, change: id, over: $0) }) ?? true {
-            pending.fields[field] = CurrentFields.Entry(value: value, stamp: stamp, change: id)
+        if !pending.exists, !pending.touched, !change.fields.isEmpty {
+            pending.sole = received
+        } else {
+            if let sole = pending.sole {
+                pending.apply(sole.change)
+                pending.sole = nil
+            }
+            pending.apply(change)
         }
+        pending.touched = true
         records[change.record] = pending
         return true
     }

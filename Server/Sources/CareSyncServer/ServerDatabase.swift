@@ -198,7 +198,7 @@ public final class ServerDatabase: Sendable {
         var outcome = PushOutcome()
         var writer = try ChangeWriter(db: db, diary: diary, now: now, records: Set(batch.map(\.change.record)))
         for (index, received) in batch.enumerated() {
-            if try writer.insert(received.change, body: received.wireBytes, index: index) {
+            if try writer.insert(received, index: index) {
                 outcome.stored += 1
             } else {
                 outcome.duplicates += 1

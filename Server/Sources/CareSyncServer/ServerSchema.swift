@@ -203,10 +203,8 @@ enum CurrentFields {
         out.reserveCapacity(512)
         for (index, group) in groups.sorted(by: { ordered($0.change, $1.change) }).enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.appendCanonicalString(group.change, to: &out)
-            out.append(contentsOf: #":{"stamp":"#.utf8)
-            JSONValue.appendCanonicalString(group.stamp, to: &out)
-            out.append(contentsOf: #","values":{"#.utf8)
+            appendGroupStart(change: group.change, stamp: group.stamp, to: &out)
+            out.append(UInt8(ascii: "{"))
             for (position, name) in group.names.sorted(by: ordered).enumerated() {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.appendCanonicalString(name, to: &out)
@@ -217,5 +215,24 @@ enum CurrentFields {
         }
         out.append(UInt8(ascii: "}"))
         return out
+    }
+
+    /// The bytes of a record whose every current value was written by one change, from the canonical
+    /// bytes of that change's `"fields"` object; equal to `bytes(_:)` of its entries.
+    static func bytes(change: String, stamp: String, values: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(values.count + 128)
+        appendGroupStart(change: change, stamp: stamp, to: &out)
+        out.append(contentsOf: values)
+        out.append(contentsOf: "}}".utf8)
+        return out
+    }
+
+    /// `"<change>":{"stamp":"<stamp>","values":`, which the change's values follow.
+    private static func appendGroupStart(change: String, stamp: String, to out: inout [UInt8]) {
+        JSONValue.appendCanonicalString(change, to: &out)
+        out.append(contentsOf: #":{"stamp":"#.utf8)
+        JSONValue.appendCanonicalString(stamp, to: &out)
+        out.append(contentsOf: #","values":"#.utf8)
     }
 }
