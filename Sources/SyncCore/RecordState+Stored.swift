@@ -226,4 +226,37 @@ extension RecordState {
 
     /// The stored form's bytes (see `storedBytesAndValues`).
     public var storedBytes: [UInt8] { storedBytesAndValues.stored }
+
+    /// `storedBytesAndValues` of the record one change makes alone, assembled around the canonical
+    /// bytes of the change's `"fields"` object as they lie in its wire form, without merging. Nil where
+    /// the general path is needed: a change that lists stamps as seen, clears a field or sets none.
+    public static func storedBytesAndValues(ofNewRecordFrom received: ReceivedChange) -> (stored: [UInt8], values: [UInt8])? {
+        let change = received.change
+        guard !change.fields.isEmpty, change.seen.values.allSatisfy(\.isEmpty), !change.fields.values.contains(where: \.isNull),
+            change.fields.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
+        else { return nil }
+        let values = received.canonicalFields
+        var out: [UInt8] = []
+        out.reserveCapacity(values.count + 256 + 48 * change.fields.count)
+        out.append(contentsOf: #"{"id":""#.utf8)
+        change.record.appendCanonical(to: &out)
+        out.append(contentsOf: #"","stamps":{""#.utf8)
+        change.id.appendCanonical(to: &out)
+        out.append(contentsOf: #"":""#.utf8)
+        change.stamp.appendText(to: &out)
+        out.append(contentsOf: #""},"type":""#.utf8)
+        out.append(contentsOf: change.type.rawValue.utf8)
+        out.append(contentsOf: #"","values":"#.utf8)
+        out.append(contentsOf: values)
+        out.append(contentsOf: #","winners":{"#.utf8)
+        for (index, name) in change.fields.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            out.append(contentsOf: (index > 0 ? #",""# : #"""#).utf8)
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: #"":""#.utf8)
+            change.id.appendCanonical(to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(contentsOf: "}}".utf8)
+        return (out, Array(values))
+    }
 }

@@ -98,7 +98,39 @@ struct ReceivedChangeTests {
             let change = Fixture.change(100 + index, at: 1_732_500_000_000 + Int64(index), fields: fields)
             let (received, _) = try received(ChangeSigner.sign(change, with: Fixture.key).wireValue.canonicalString)
             #expect(Array(received.canonicalFields) == JSONValue.object(fields).canonicalBytes, "\(JSONValue.object(fields).canonicalString)")
+            try expectNewRecordBytesAsMerged(received)
         }
+    }
+
+    /// A replica stores the record one change makes alone from the change's bytes; they must be the
+    /// bytes of merging that change into a new record, and the fast path must step aside where it
+    /// cannot know them (seen stamps, a cleared field, no field).
+    @Test func newRecordsAreStoredFromTheChangesBytesExactlyAsMerged() throws {
+        for change in variedChanges {
+            try expectNewRecordBytesAsMerged(try received(ChangeSigner.sign(change, with: Fixture.key).wireValue.canonicalString).0)
+        }
+        let withSeen = variedChanges[1]
+        let cleared = Fixture.change(11, at: 1_732_500_000_004, fields: ["pain": 4, "notes": .null])
+        let deleted = Fixture.change(12, at: 1_732_500_000_005, fields: ["started": "2024-11-24", "deleted": true])
+        for change in [withSeen, cleared, variedChanges[3]] {
+            let (received, _) = try received(ChangeSigner.sign(change, with: Fixture.key).wireValue.canonicalString)
+            #expect(RecordState.storedBytesAndValues(ofNewRecordFrom: received) == nil, "\(change.fields)")
+        }
+        try expectNewRecordBytesAsMerged(try received(ChangeSigner.sign(deleted, with: Fixture.key).wireValue.canonicalString).0)
+    }
+
+    func expectNewRecordBytesAsMerged(_ received: ReceivedChange, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let change = received.change
+        guard let direct = RecordState.storedBytesAndValues(ofNewRecordFrom: received) else {
+            let needsMerge = change.fields.isEmpty || change.fields.values.contains(where: \.isNull) || change.seen.values.contains { !$0.isEmpty }
+            #expect(needsMerge, "\(change.fields)", sourceLocation: sourceLocation)
+            return
+        }
+        var state = RecordState(id: change.record, type: change.type)
+        try state.apply(change)
+        let merged = state.storedBytesAndValues
+        #expect(direct.stored == merged.stored, "\(String(decoding: direct.stored, as: UTF8.self))", sourceLocation: sourceLocation)
+        #expect(direct.values == merged.values, sourceLocation: sourceLocation)
     }
 
     /// Canonically spelled changes that break a rule of the change format are left to the general

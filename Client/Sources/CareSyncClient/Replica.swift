@@ -186,6 +186,9 @@ final class Replica: Sendable {
 struct RecordMerger {
     private var states: [UUID: RecordState] = [:]
     private var touched: Set<UUID> = []
+    /// New records made by one change so far, encoded from that change's bytes without merging (a
+    /// fresh device's pull is mostly such records); merged as usual once a second change comes.
+    private var soles: [UUID: (change: Change, encoded: EncodedRecord)] = [:]
 
     init() {}
 
@@ -245,6 +248,20 @@ struct RecordMerger {
         try apply(change)
     }
 
+    /// Merges a received change into its record as loaded (a record not loaded is new).
+    mutating func apply(_ received: ReceivedChange) throws(ClientError) {
+        let change = received.change
+        if states[change.record] == nil {
+            if let first = soles.removeValue(forKey: change.record) {
+                try apply(first.change)
+            } else if let encoded = EncodedRecord(newRecordFrom: received) {
+                soles[change.record] = (change, encoded)
+                return
+            }
+        }
+        try apply(change)
+    }
+
     /// Merges a change into its record as loaded (a record not loaded is new).
     mutating func apply(_ change: Change) throws(ClientError) {
         var state = states[change.record] ?? RecordState(id: change.record, type: change.type)
@@ -270,19 +287,21 @@ struct RecordMerger {
 
     /// The stored form of every touched record.
     func encoded() -> [EncodedRecord] {
-        touched.map { id in
-            let state = states[id]!
-            let (stored, values) = state.storedBytesAndValues
-            return EncodedRecord(
-                id: id.canonical, type: state.type.rawValue, deleted: state.isDeleted, conflicts: state.conflictCount,
-                updatedHLC: state.lastStamp?.hlc.packed ?? 0, values: Data(values), stored: Data(stored))
-        }
+        soles.values.map(\.encoded)
+            + touched.map { id in
+                let state = states[id]!
+                let (stored, values) = state.storedBytesAndValues
+                return EncodedRecord(
+                    id: id.canonical, type: state.type.rawValue, deleted: state.isDeleted, conflicts: state.conflictCount,
+                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, values: Data(values), stored: Data(stored))
+            }
     }
 
     /// Writes every touched record back.
     mutating func flush(to db: Database) throws {
         try Self.write(encoded(), to: db)
         touched.removeAll()
+        soles.removeAll()
     }
 
     static func write(_ records: [EncodedRecord], to db: Database) throws {
@@ -297,6 +316,17 @@ struct RecordMerger {
                 record.id, record.type, record.deleted, record.conflicts, record.updatedHLC, record.values, record.stored,
             ])
         }
+    }
+}
+
+extension RecordMerger.EncodedRecord {
+    /// The stored form of the record `received` makes alone, where its bytes can be used as they are.
+    init?(newRecordFrom received: ReceivedChange) {
+        guard let (stored, values) = RecordState.storedBytesAndValues(ofNewRecordFrom: received) else { return nil }
+        let change = received.change
+        self.init(
+            id: change.record.canonical, type: change.type.rawValue, deleted: change.fields[RecordSchema.deleted.name]?.boolValue ?? false,
+            conflicts: 0, updatedHLC: change.hlc.packed, values: Data(values), stored: Data(stored))
     }
 }
 

@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+import SyncCore
+import Testing
+
+@testable import CareSyncClient
+
+/// Two replicas that hold the same changes store the same records, byte for byte, whichever way each
+/// came by them: one by local edits, the other by a pull that stores a record made by a single change
+/// from that change's bytes, and merges the others.
+@Suite struct ReplicaAgreementTests {
+    @Test func aPulledReplicaStoresEveryRecordAsTheReplicaThatMadeThem() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
+            for (index, note) in ["plain", #"she said "it hurts" {twice}"#, "line one\nline two", "Schmerz „stark“ — 痛い 😢 ]"].enumerated() {
+                try mum.add(
+                    .flare,
+                    fields: [
+                        "started": .string("2026-03-0\(index + 1)"), "sites": ["spine", "clavicle-left"], "pain": .int(Int64(index)),
+                        "fever_c": "37.5", "redness": true, "notes": .string(note),
+                    ])
+            }
+            try mum.add(
+                .treatment,
+                fields: ["kind": "biologic", "name": "adalimumab", "dosage": ["dose": "40", "unit": "mg"], "started": "2026-03-02"])
+            let edited = try mum.add(.flare, fields: ["started": "2026-03-05", "sites": ["femur-right"], "pain": 7, "notes": "at night"])
+            try mum.update(edited, fields: ["pain": 4, "notes": .null])
+            try mum.delete(try mum.add(.flare, fields: ["started": "2026-03-09", "sites": ["rib-left"], "pain": 1]))
+            try await mum.push()
+
+            let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
+            #expect(try await dad.pull().received == 9)
+            let made = try Self.storedRecords(home: family.home("mum"))
+            #expect(made.count == 7)
+            #expect(try Self.storedRecords(home: family.home("dad")) == made)
+        }
+    }
+
+    /// Every column of every record a replica stores, in id order.
+    static func storedRecords(home: String) throws -> [[DatabaseValue]] {
+        let files = try #require(FileManager.default.enumerator(atPath: home)).compactMap { $0 as? String }
+        let replica = try #require(files.first { $0.hasSuffix("replica.sqlite") })
+        return try DatabaseQueue(path: home + "/" + replica).read { db in
+            try Row.fetchAll(db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, fieldValues, state FROM record ORDER BY id").map {
+                Array($0.databaseValues)
+            }
+        }
+    }
+}
