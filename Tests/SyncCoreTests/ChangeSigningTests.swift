@@ -133,6 +133,15 @@ struct CanonicalJSONTests {
         #expect(throws: Never.self) { try JSONValue(parsing: nested) }
     }
 
+    /// Strings are read as UTF-8: ASCII as it is, anything else validated, with invalid bytes refused.
+    @Test func textMustBeValidUTF8() throws {
+        #expect(try JSONValue(parsing: Array(#"["plain ascii ~","é🦴 at night"]"#.utf8)) == ["plain ascii ~", "é🦴 at night"])
+        for bytes: [UInt8] in [[0x61, 0xFF, 0x62], [0xC3], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0xA6], [0x80]] {
+            let error = #expect(throws: JSONParseError.self) { try JSONValue(parsing: [0x22] + bytes + [0x22]) }
+            #expect(error?.description.contains("not valid UTF-8") == true, "\(bytes)")
+        }
+    }
+
     @Test func equalityIsByteEqualityNotUnicodeEquivalence() {
         #expect(JSONValue.string("é") != JSONValue.string("e\u{301}"))
         #expect(JSONValue.string("é") == JSONValue.string("é"))
