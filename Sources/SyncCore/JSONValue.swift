@@ -79,6 +79,11 @@ extension JSONValue {
     /// canonical JSON: brackets are counted outside strings, and an escaped quote does not end a string.
     /// Nil if it does not end.
     public static func endOfCanonicalContainer(in bytes: [UInt8], at start: Int) -> Int? {
+        guard start < bytes.count else { return nil }
+        return bytes.withUnsafeBufferPointer { endOfCanonicalContainer(in: $0, at: start) }
+    }
+
+    private static func endOfCanonicalContainer(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
         var depth = 0
         var inString = false
         var escaped = false

@@ -236,12 +236,15 @@ extension RecordState {
             change.fields.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
         else { return nil }
         let values = received.canonicalFields
+        // The change's id is written once per field: formatted once.
+        var changeID: [UInt8] = []
+        change.id.appendCanonical(to: &changeID)
         var out: [UInt8] = []
         out.reserveCapacity(values.count + 256 + 48 * change.fields.count)
         out.append(contentsOf: #"{"id":""#.utf8)
         change.record.appendCanonical(to: &out)
         out.append(contentsOf: #"","stamps":{""#.utf8)
-        change.id.appendCanonical(to: &out)
+        out.append(contentsOf: changeID)
         out.append(contentsOf: #"":""#.utf8)
         change.stamp.appendText(to: &out)
         out.append(contentsOf: #""},"type":""#.utf8)
@@ -249,11 +252,12 @@ extension RecordState {
         out.append(contentsOf: #"","values":"#.utf8)
         out.append(contentsOf: values)
         out.append(contentsOf: #","winners":{"#.utf8)
-        for (index, name) in change.fields.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+        // ASCII names: String's order is their bytes' order.
+        for (index, name) in change.fields.keys.sorted().enumerated() {
             out.append(contentsOf: (index > 0 ? #",""# : #"""#).utf8)
             out.append(contentsOf: name.utf8)
             out.append(contentsOf: #"":""#.utf8)
-            change.id.appendCanonical(to: &out)
+            out.append(contentsOf: changeID)
             out.append(UInt8(ascii: "\""))
         }
         out.append(contentsOf: "}}".utf8)
