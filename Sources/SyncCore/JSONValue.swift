@@ -78,7 +78,7 @@ extension JSONValue {
     /// Where the object or list that starts at `start` ends (the index after its closing bracket), in
     /// canonical JSON: brackets are counted outside strings, and an escaped quote does not end a string.
     /// Nil if it does not end.
-    public static func endOfCanonicalContainer(in bytes: [UInt8], at start: Int) -> Int? {
+    static func endOfCanonicalContainer(in bytes: [UInt8], at start: Int) -> Int? {
         guard start < bytes.count else { return nil }
         return bytes.withUnsafeBufferPointer { endOfCanonicalContainer(in: $0, at: start) }
     }
