@@ -62,6 +62,46 @@ import Testing
         #expect(fields["pain"]?.stamp == edited.change.stamp.text && fields["sites"]?.stamp == created.change.stamp.text)
     }
 
+    /// Version 4 regroups every record's current values by change, a page of rows at a time: more
+    /// records than fit in a page are all converted, each exactly once.
+    @Test func version4RegroupsTheCurrentValuesOfEveryRecordPageByPage() async throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        let path = harness.directory.appendingPathComponent("v3.sqlite").path
+        let queue = try DatabaseQueue(path: path)
+        try ServerSchema.migrator.migrate(queue, upTo: "v3: each record's current field values in one row instead of one row per field")
+        let diary = UUID.version7().canonical
+        let count = ServerSchema.migrationPageRows * 2 + 500
+        let change = UUID.version7().canonical
+        let stamp = "0193610c0d000000@" + UUID.version7().canonical
+        let records = (0..<count).map { _ in UUID.version7().canonical }
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO diary (id, name, createdAt) VALUES (?, 'Mia', ?)", arguments: [diary, Date()])
+            for (index, record) in records.enumerated() {
+                let firstForm: JSONValue = [
+                    "pain": ["change": .string(change), "stamp": .string(stamp), "value": .int(Int64(index))],
+                    "notes": ["change": .string(change), "stamp": .string(stamp), "value": .string("row \(index)")],
+                ]
+                try db.execute(
+                    sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, 'flare', ?)",
+                    arguments: [diary, record, Data(firstForm.canonicalBytes)])
+            }
+        }
+        try queue.close()
+
+        let database = try ServerDatabase(path: path)
+        let stored = try await database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, try CurrentFields.read($0["fields"])) }
+        }
+        #expect(stored.count == count)
+        let expected = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1, Int64($0)) })
+        for (record, fields) in stored {
+            let index = try #require(expected[record])
+            #expect(fields["pain"]?.value == .int(index) && fields["notes"]?.value == .string("row \(index)"), "record \(record)")
+            #expect(fields.values.allSatisfy { $0.change == change && $0.stamp == stamp })
+        }
+    }
+
     /// The current values are written directly in canonical form, grouped by change, and read back the same.
     @Test func currentValuesAreWrittenCanonicallyAndReadBack() throws {
         let (first, second) = (UUID.version7().canonical, UUID.version7().canonical)
