@@ -7,12 +7,18 @@ import Testing
 
 /// A database written by an earlier server version opens in this one with nothing lost.
 @Suite struct MigrationTests {
+    /// A database file as a server whose last migration was `migration` left it.
+    static func database(in harness: ServerHarness, upTo migration: String) throws -> (path: String, queue: DatabaseQueue) {
+        let path = harness.directory.appendingPathComponent("old.sqlite").path
+        let queue = try DatabaseQueue(path: path)
+        try ServerSchema.migrator.migrate(queue, upTo: migration)
+        return (path, queue)
+    }
+
     @Test func aVersion1DatabaseMigratesWithItsChangesOrdinalsAndCurrentValues() async throws {
         let harness = try ServerHarness()
         defer { harness.remove() }
-        let path = harness.directory.appendingPathComponent("v1.sqlite").path
-        let queue = try DatabaseQueue(path: path)
-        try ServerSchema.migrator.migrate(queue, upTo: "v1: diaries, devices, invites, change log, field values")
+        let (path, queue) = try Self.database(in: harness, upTo: "v1: diaries, devices, invites, change log, field values")
 
         // What the first server stored: one diary, one device, a flare and an edit of its pain.
         let diary = UUID.version7()
@@ -67,9 +73,7 @@ import Testing
     @Test func version4RegroupsTheCurrentValuesOfEveryRecordPageByPage() async throws {
         let harness = try ServerHarness()
         defer { harness.remove() }
-        let path = harness.directory.appendingPathComponent("v3.sqlite").path
-        let queue = try DatabaseQueue(path: path)
-        try ServerSchema.migrator.migrate(queue, upTo: "v3: each record's current field values in one row instead of one row per field")
+        let (path, queue) = try Self.database(in: harness, upTo: "v3: each record's current field values in one row instead of one row per field")
         let diary = UUID.version7().canonical
         let count = ServerSchema.migrationPageRows * 2 + 500
         let change = UUID.version7().canonical
