@@ -57,13 +57,13 @@ public final class DiaryDevice: Sendable {
     /// Records a new flare or treatment; returns its id.
     @discardableResult
     public func add(_ type: RecordType, fields: [String: JSONValue], id: UUID = UUID.version7()) throws(ClientError) -> UUID {
-        try replica.edit([EditRequest(target: .new(type, id), fields: fields)], key: key)
+        try replica.edit([EditRequest(target: .new(type, id), fields: fields)], by: identity, key: key)
         return id
     }
 
     /// Sets (or, with null, clears) fields of a record.
     public func update(_ id: UUID, fields: [String: JSONValue]) throws(ClientError) {
-        try replica.edit([EditRequest(target: .existing(id), fields: fields)], key: key)
+        try replica.edit([EditRequest(target: .existing(id), fields: fields)], by: identity, key: key)
     }
 
     /// Deletes a record: a tombstone that syncs like any other field, and can be undone by `restore`.

@@ -18,11 +18,14 @@ extension Replica {
     /// key, merged into the replica and queued in the outbox, all in one transaction. Nothing is queued
     /// for an edit that is refused, and a batch (an import) is refused whole if one edit is.
     ///
-    /// - Parameter label: how a refusal names the edit, e.g. "row 12" for an import.
+    /// - Parameters:
+    ///   - identity: the device's identity, as the replica holds it (its role, diary and id do not change).
+    ///   - label: how a refusal names the edit, e.g. "row 12" for an import.
     /// - Returns: the changes made, in order.
     @discardableResult
-    func edit(_ requests: [EditRequest], key: DeviceKey, label: (Int) -> String? = { _ in nil }) throws(ClientError) -> [Change] {
-        let identity = try identity()
+    func edit(
+        _ requests: [EditRequest], by identity: DeviceIdentity, key: DeviceKey, label: (Int) -> String? = { _ in nil }
+    ) throws(ClientError) -> [Change] {
         guard identity.role.canWrite else {
             throw .notAllowed(
                 "this device joined diary \"\(identity.diaryName)\" as a clinician, which is read-only: edits are made on the family's devices; nothing was recorded"

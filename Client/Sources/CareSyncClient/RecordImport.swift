@@ -47,7 +47,7 @@ extension DiaryDevice {
             requests.append(EditRequest(target: .new(row.type, id), fields: fields))
         }
         guard !requests.isEmpty else { throw .invalid("the file holds no records") }
-        try replica.edit(requests, key: key) { rows[$0].label }
+        try replica.edit(requests, by: identity, key: key) { rows[$0].label }
         return requests.map {
             guard case .new(_, let id) = $0.target else { preconditionFailure("imports only create records") }
             return id
