@@ -58,6 +58,22 @@ public final class WALCheckpointer: Sendable {
         queue.sync {}
     }
 
+    /// For a database about to close: waits for a checkpoint that runs, closes the checkpointer's own
+    /// connection, then copies the rest of the log into the database file and empties the log
+    /// (TRUNCATE) on `writer`, so that the file alone holds the whole database once the process exits.
+    /// SQLite's own last-connection checkpoint does not do it for a `DatabasePool`, whose readers,
+    /// read-only, close last. Nothing is lost if it fails: the log is left for the next connection.
+    public func close(writer: some DatabaseWriter) {
+        queue.sync {
+            let connection = state.withLock { state in
+                defer { state.connection = nil }
+                return state.connection
+            }
+            try? connection?.close()
+        }
+        try? writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    }
+
     /// Starts a checkpoint unless one runs; one that runs goes again when it is done.
     private func logDidGrow() {
         let starts = state.withLock { state in

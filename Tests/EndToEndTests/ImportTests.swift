@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SyncCore
 import Testing
 
@@ -27,6 +28,29 @@ import Testing
             let treatment = try #require(try await family.records("mum", "treatment").first)
             #expect((treatment["dose"] as? NSNumber)?.doubleValue == 7.5 && treatment["unit"] as? String == "mg/kg")
             #expect((try await family.records("mum").first?["fever_c"] as? NSNumber)?.doubleValue == 38.2)
+        }
+    }
+
+    @Test func aLargeImportIsInTheReplicaFileAloneOnceSyncctlHasExited() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            // 3,000 flares take the log past the 1,000 pages at which the replica copies it in the background.
+            let notes = String(repeating: "woke at night with pain in the left shin, limping; ", count: 3)
+            let rows = (0..<3_000).map { #"{"type":"flare","started":"2026-01-10","sites":["tibia-left"],"pain":\#($0 % 11),"notes":"\#(notes)"}"# }
+            let file = family.folder.path("diary.json")
+            try Data(("[" + rows.joined(separator: ",") + "]").utf8).write(to: URL(fileURLWithPath: file))
+            try await family.ok("mum", "import", "--format", "json", file)
+
+            let home = ClientHome(path: family.home("mum"))
+            let replica = home.replicaPath(diary: try #require(home.diaries().first))
+            let log = (try? FileManager.default.attributesOfItem(atPath: replica + "-wal"))?[.size] as? Int
+            #expect(log ?? 0 == 0, "the replica's log holds \(log ?? 0) bytes")
+            // A copy of the replica file alone, as a parent's backup of it would be, holds every record.
+            let copy = family.folder.path("replica-copy.sqlite")
+            try FileManager.default.copyItem(atPath: replica, toPath: copy)
+            let copied = try DatabaseQueue(path: copy)
+            let count = try await copied.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record") }
+            #expect(count == 3_000)
+            #expect(try await family.status("mum")["pending"] as? Int == 3_000)
         }
     }
 

@@ -57,6 +57,21 @@ struct WALCheckpointerTests {
         try written.remove()
     }
 
+    @Test("closed, the checkpointer leaves the whole database in its file and the log empty")
+    func closingLeavesTheWholeDatabaseInItsFile() throws {
+        let written = try Written(transactions: 10)
+        #expect(written.checkpointer.checkpoints > 0)
+        written.checkpointer.close(writer: written.pool)
+        let log = try FileManager.default.attributesOfItem(atPath: written.path + "-wal")[.size] as? Int
+        #expect(log == 0)
+        // The pool is still open, so that closing it cannot checkpoint instead.
+        let copy = written.folder + "/copy.sqlite"
+        try FileManager.default.copyItem(atPath: written.path, toPath: copy)
+        let inFile = try DatabaseQueue(path: copy).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entry")! }
+        #expect(inFile == written.rows)
+        try written.remove()
+    }
+
     @Test("below 1,000 log pages nothing is checkpointed, as with SQLite's own threshold")
     func waitsForTheThreshold() throws {
         let written = try Written(transactions: 2)

@@ -38,6 +38,9 @@ public final class ServerDatabase: Sendable {
         }
     }
 
+    /// Leaves the whole database in its file, the log emptied, as the server stops (`WALCheckpointer.close`).
+    deinit { checkpointer.close(writer: pool) }
+
     // MARK: Diaries, invites, devices
 
     /// Creates a diary and its one-time owner invite.
