@@ -25,6 +25,7 @@ struct CareSyncBench: AsyncParsableCommand {
     @Option(help: "Only these figures, e.g. push,pull (for profiling): floor, push, pull, noop, concurrency, memory.")
     var only: String?
     @Option(name: .customLong("pull-home"), help: .hidden) var pullHome: String?
+    @Flag(help: "Keep the run's folder of SQLite files, to inspect them (sqlite3's dbstat).") var keep = false
 
     private func wants(_ figure: String) -> Bool {
         only.map { $0.split(separator: ",").contains(Substring(figure)) } ?? true
@@ -42,7 +43,7 @@ struct CareSyncBench: AsyncParsableCommand {
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("caresync-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { removeFolder(folder) }
+        defer { if !keep { removeFolder(folder) } }
         print("caresync-bench: \(changes) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores, in \(folder.path)")
 
         var floor = Double.nan
@@ -55,8 +56,11 @@ struct CareSyncBench: AsyncParsableCommand {
         var push = Double.nan
         var pull = Double.nan
         if wants("push") || wants("pull") || wants("noop") {
-            let family = try await server.family(name: "bench", home: folder.appendingPathComponent("writer").path)
-            try family.importFlares(changes)
+            let writerHome = ClientHome(path: folder.appendingPathComponent("writer").path)
+            // As `syncctl import`, then `syncctl push`: the importing device closes (its log copied into
+            // the replica file) before the pushing one opens.
+            try await server.family(name: "bench", home: writerHome.url.path).importFlares(changes)
+            let family = try DiaryDevice(home: writerHome)
             push = try await timed(changes) { try await family.push() }
             report("push", push, "changes/s (outbox to durable commit over loopback, as syncctl push)")
 
