@@ -3,29 +3,31 @@ import Foundation
 /// The stored form of a merged record, so that a replica on disk keeps exactly what the in-memory
 /// model keeps (winners, open conflicts, seen stamps) and merges the next change the same way.
 ///
-/// Each value and each change's stamp is written once: a record made by one change and never edited
-/// since stores its values, and that change's id once per field.
+/// Each value, each change's id and each change's stamp is written once: a record made by one change
+/// and never edited since stores its values, and that change's id twice.
 ///
 /// ```json
 /// {"id": "…", "type": "flare",
 ///  "values": {"pain": 6, …},                        // each field's winning value (null when cleared)
-///  "winners": {"pain": "change id", …},              // the change that wrote it
+///  "winners": {"change id": ["notes", "pain"], …},   // the fields whose winning value each change wrote
 ///  "stamps": {"change id": "HLC@device", …},          // the stamp of every change named here
 ///  "heads": {"pain": [{"change": "…", "value": 5}, …]},  // only where the heads are not just the winner
 ///  "superseded": {"pain": ["HLC@device", …]}}        // only where some change listed stamps as seen
 /// ```
 ///
-/// The first version of this form (`"fields": {name: {"winner": …, "heads": […], "superseded": […]}}`,
-/// with each entry's value and stamp written in full) is still read; records are written anew in this one.
+/// Earlier forms are still read, and records are written anew in this one: the second named each
+/// field's winning change (`"winners": {"pain": "change id", …}`, a change's id once per field); the
+/// first (`"fields": {name: {"winner": …, "heads": […], "superseded": […]}}`) wrote each entry's value
+/// and stamp in full.
 extension RecordState {
     public var storedValue: JSONValue {
         var values: [String: JSONValue] = [:]
-        var winners: [String: JSONValue] = [:]
+        var winners: [String: [String]] = [:]
         var stamps: [String: JSONValue] = [:]
         var heads: [String: JSONValue] = [:]
         for (name, register) in registers {
             values[name] = register.winner.value
-            winners[name] = .string(register.winner.change.canonical)
+            winners[register.winner.change.canonical, default: []].append(name)
             stamps[register.winner.change.canonical] = .string(register.winner.stamp.text)
             guard !register.hasOnlyTheWinnerAsHead else { continue }
             heads[name] = .array(
@@ -35,7 +37,8 @@ extension RecordState {
                 })
         }
         var members: [String: JSONValue] = [
-            "id": .string(id.canonical), "type": .string(type.rawValue), "values": .object(values), "winners": .object(winners),
+            "id": .string(id.canonical), "type": .string(type.rawValue), "values": .object(values),
+            "winners": .object(winners.mapValues { .array($0.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map(JSONValue.string)) }),
             "stamps": .object(stamps),
         ]
         if !heads.isEmpty { members["heads"] = .object(heads) }
@@ -54,9 +57,21 @@ extension RecordState {
             try readFirstVersion(fields)
             return
         }
-        guard let values = members["values"]?.objectValue, let winners = members["winners"]?.objectValue,
+        guard let values = members["values"]?.objectValue, let winnersMember = members["winners"]?.objectValue,
             let stamps = members["stamps"]?.objectValue
         else { throw JSONParseError("a stored record needs values, winners and stamps") }
+        // Each field's winning change: listed by change, or, in the second form, by field.
+        var winners: [String: JSONValue] = [:]
+        for (key, member) in winnersMember {
+            guard let names = member.arrayValue else {
+                winners[key] = member
+                continue
+            }
+            for name in names {
+                guard let name = name.stringValue else { throw JSONParseError("stored winners of change \(key) are not field names") }
+                winners[name] = .string(key)
+            }
+        }
         func entry(change: JSONValue?, value: JSONValue?, field: String) throws(JSONParseError) -> FieldEntry {
             guard let changeText = change?.stringValue, let change = UUID(canonical: changeText), let value,
                 let stamp = stamps[changeText]?.stringValue.flatMap(Stamp.init(text:))
@@ -149,8 +164,11 @@ extension RecordState {
         // The stamp of each change named, for "stamps": a list, as a record holds values of a few
         // changes (one, until it is edited), which costs less to search than to hash.
         var stamps: [(change: UUID, stamp: Stamp)] = []
-        func put(changeOf entry: FieldEntry, to buffer: inout [UInt8]) {
+        func note(_ entry: FieldEntry) {
             if !stamps.contains(where: { $0.change == entry.change }) { stamps.append((entry.change, entry.stamp)) }
+        }
+        func put(changeOf entry: FieldEntry, to buffer: inout [UInt8]) {
+            note(entry)
             entry.change.appendCanonical(to: &buffer)
         }
         // "heads", only for registers with more than their winner.
@@ -172,22 +190,22 @@ extension RecordState {
         put(wroteHeads ? "},\"id\":\"" : "{\"id\":\"", to: &out)
         id.appendCanonical(to: &out)
         put("\",", to: &out)
-        // "winners" and "values" come after "stamps", but their change ids fill the stamp table.
-        var winners: [UInt8] = Array("\"winners\":{".utf8)
+        // "values" and "winners" come after "stamps", but their changes fill the stamp table. Each
+        // change's fields, in the canonical order of the names, which is the order they are walked in.
+        var winners: [(change: UUID, names: [String])] = []
         var allValues: [UInt8] = Array("{".utf8)
         for (index, (name, register)) in fields.enumerated() {
             let winner = register.winner
-            if index > 0 {
-                winners.append(UInt8(ascii: ","))
-                allValues.append(UInt8(ascii: ","))
+            if index > 0 { allValues.append(UInt8(ascii: ",")) }
+            note(winner)
+            if let group = winners.firstIndex(where: { $0.change == winner.change }) {
+                winners[group].names.append(name)
+            } else {
+                winners.append((winner.change, [name]))
             }
-            put(quoted: name, "\":\"", to: &winners)
-            put(changeOf: winner, to: &winners)
-            winners.append(UInt8(ascii: "\""))
             put(quoted: name, "\":", to: &allValues)
             winner.value.appendCanonical(to: &allValues)
         }
-        winners.append(UInt8(ascii: "}"))
         allValues.append(UInt8(ascii: "}"))
         put("\"stamps\":{", to: &out)
         // Lowercase hex ids sort by their bytes as by their texts.
@@ -217,9 +235,18 @@ extension RecordState {
         put(",\"type\":", to: &out)
         put(quoted: type.rawValue, "\",\"values\":", to: &out)
         out.append(contentsOf: allValues)
-        out.append(UInt8(ascii: ","))
-        out.append(contentsOf: winners)
-        out.append(UInt8(ascii: "}"))
+        put(",\"winners\":{", to: &out)
+        for (index, group) in winners.sorted(by: { $0.change.canonicallyPrecedes($1.change) }).enumerated() {
+            put(index > 0 ? ",\"" : "\"", to: &out)
+            group.change.appendCanonical(to: &out)
+            put("\":[", to: &out)
+            for (position, name) in group.names.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                put(quoted: name, "\"", to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        put("}}", to: &out)
         let hasCleared = fields.contains { $0.value.winner.value.isNull }
         return (out, hasCleared ? JSONValue.object(values).canonicalBytes : allValues)
     }
@@ -236,11 +263,11 @@ extension RecordState {
             change.fields.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
         else { return nil }
         let values = received.canonicalFields
-        // The change's id is written once per field: formatted once.
+        // The change's id is written twice: formatted once.
         var changeID: [UInt8] = []
         change.id.appendCanonical(to: &changeID)
         var out: [UInt8] = []
-        out.reserveCapacity(values.count + 256 + 48 * change.fields.count)
+        out.reserveCapacity(values.count + 256 + 16 * change.fields.count)
         out.append(contentsOf: #"{"id":""#.utf8)
         change.record.appendCanonical(to: &out)
         out.append(contentsOf: #"","stamps":{""#.utf8)
@@ -251,16 +278,16 @@ extension RecordState {
         out.append(contentsOf: change.type.rawValue.utf8)
         out.append(contentsOf: #"","values":"#.utf8)
         out.append(contentsOf: values)
-        out.append(contentsOf: #","winners":{"#.utf8)
+        out.append(contentsOf: #","winners":{""#.utf8)
+        out.append(contentsOf: changeID)
+        out.append(contentsOf: #"":["#.utf8)
         // ASCII names: String's order is their bytes' order.
         for (index, name) in change.fields.keys.sorted().enumerated() {
             out.append(contentsOf: (index > 0 ? #",""# : #"""#).utf8)
             out.append(contentsOf: name.utf8)
-            out.append(contentsOf: #"":""#.utf8)
-            out.append(contentsOf: changeID)
             out.append(UInt8(ascii: "\""))
         }
-        out.append(contentsOf: "}}".utf8)
+        out.append(contentsOf: "]}}".utf8)
         return (out, Array(values))
     }
 }

@@ -123,12 +123,18 @@ struct MergeTests {
         #expect(state.records[record]!.registers["fever_c"]?.winner.value == .null)
     }
 
-    /// Replicas written before the stored form kept each value once still open and merge on.
-    @Test func recordsStoredInTheFirstFormAreReadTheSame() throws {
+    /// A record edited by two changes, with a conflict and seen stamps: everything the stored form keeps.
+    private func conflictedRecord() throws -> RecordState {
         let byParent = Fixture.change(2, at: 2_000, fields: ["pain": 4, "notes": .null], seen: ["pain": seen(base)])
         let byOther = Fixture.change(3, at: 2_500, by: Fixture.otherParent, fields: ["pain": 8], seen: ["pain": seen(base)])
         let state = try replica([base, byParent, byOther]).records[record]!
         #expect(state.conflictCount == 1 && !state.superseded.isEmpty, "the record has a conflict and seen stamps to keep")
+        return state
+    }
+
+    /// Replicas written before the stored form kept each value once still open and merge on.
+    @Test func recordsStoredInTheFirstFormAreReadTheSame() throws {
+        let state = try conflictedRecord()
         func entry(_ entry: FieldEntry) -> JSONValue {
             ["value": entry.value, "stamp": .string(entry.stamp.text), "change": .string(entry.change.canonical)]
         }
@@ -147,5 +153,16 @@ struct MergeTests {
         #expect(try RecordState(storedValue: JSONValue(parsing: first.canonicalBytes)) == state)
         #expect(try RecordState(storedValue: JSONValue(parsing: state.storedBytes)) == state)
         #expect(state.storedBytes.count < first.canonicalBytes.count)
+    }
+
+    /// Replicas written before winners were listed by change (each field naming its change) still open.
+    @Test func recordsStoredInTheSecondFormAreReadTheSame() throws {
+        let state = try conflictedRecord()
+        var second = try #require(try JSONValue(parsing: state.storedBytes).objectValue)
+        #expect(second["winners"]?.objectValue?.count == 3, "winners are listed under the three changes")
+        second["winners"] = .object(state.registers.mapValues { .string($0.winner.change.canonical) })
+        let bytes = JSONValue.object(second).canonicalBytes
+        #expect(try RecordState(storedValue: JSONValue(parsing: bytes)) == state)
+        #expect(state.storedBytes.count < bytes.count)
     }
 }
