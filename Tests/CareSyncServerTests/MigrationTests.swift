@@ -63,67 +63,94 @@ import Testing
         let fields = try await database.pool.read { db in
             try CurrentFields.read(Data.fetchOne(db, sql: "SELECT fields FROM record")!)
         }
-        #expect(fields["pain"]?.value == 8 && fields["pain"]?.change == edited.change.id.canonical)
-        #expect(fields["sites"]?.value == ["tibia-left"] && fields["sites"]?.change == created.change.id.canonical)
-        #expect(fields["pain"]?.stamp == edited.change.stamp.text && fields["sites"]?.stamp == created.change.stamp.text)
+        #expect(fields["pain"] == CurrentFields.Entry(stamp: edited.change.stamp.text, change: edited.change.id.canonical))
+        #expect(fields["sites"] == CurrentFields.Entry(stamp: created.change.stamp.text, change: created.change.id.canonical))
     }
 
-    /// Version 4 regroups every record's current values by change, a page of rows at a time: more
-    /// records than fit in a page are all converted, each exactly once.
-    @Test func version4RegroupsTheCurrentValuesOfEveryRecordPageByPage() async throws {
+    /// Versions 4 and 5 rewrite every record's current state, a page of rows at a time: more records
+    /// than fit in a page are all converted, each exactly once. Version 4 groups the values by change;
+    /// version 5 keeps only which change wins each field, in a table without rowids.
+    @Test func versions4And5ConvertTheCurrentStateOfEveryRecordPageByPage() async throws {
         let harness = try ServerHarness()
         defer { harness.remove() }
         let (path, queue) = try Self.database(in: harness, upTo: "v3: each record's current field values in one row instead of one row per field")
         let diary = UUID.version7().canonical
         let count = ServerSchema.migrationPageRows * 2 + 500
-        let change = UUID.version7().canonical
-        let stamp = "0193610c0d000000@" + UUID.version7().canonical
+        let (first, second) = (UUID.version7().canonical, UUID.version7().canonical)
+        let stamps = [first: "0193610c0d000000@" + UUID.version7().canonical, second: "0193610c0d000001@" + UUID.version7().canonical]
         let records = (0..<count).map { _ in UUID.version7().canonical }
+        // Odd records had their notes written by a second change.
+        @Sendable func notesChange(_ index: Int) -> String { index % 2 == 0 ? first : second }
         try await queue.write { db in
             try db.execute(sql: "INSERT INTO diary (id, name, createdAt) VALUES (?, 'Mia', ?)", arguments: [diary, Date()])
             for (index, record) in records.enumerated() {
                 let firstForm: JSONValue = [
-                    "pain": ["change": .string(change), "stamp": .string(stamp), "value": .int(Int64(index))],
-                    "notes": ["change": .string(change), "stamp": .string(stamp), "value": .string("row \(index)")],
+                    "pain": ["change": .string(first), "stamp": .string(stamps[first]!), "value": .int(Int64(index))],
+                    "notes": [
+                        "change": .string(notesChange(index)), "stamp": .string(stamps[notesChange(index)]!), "value": .string("row \(index)"),
+                    ],
                 ]
                 try db.execute(
                     sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, 'flare', ?)",
                     arguments: [diary, record, Data(firstForm.canonicalBytes)])
             }
         }
+        let expected = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1, $0) })
+
+        try ServerSchema.migrator.migrate(queue, upTo: "v4: a record's current values grouped by the change that wrote them")
+        let groupedByChange = try await queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, try JSONValue(parsing: $0["fields"] as Data)) }
+        }
+        #expect(groupedByChange.count == count)
+        for (record, fields) in groupedByChange {
+            let index = try #require(expected[record])
+            let (pain, notes): (JSONValue, JSONValue) = (.int(Int64(index)), .string("row \(index)"))
+            let grouped: JSONValue =
+                index % 2 == 0
+                ? [first: ["stamp": .string(stamps[first]!), "values": ["notes": notes, "pain": pain]]]
+                : [
+                    first: ["stamp": .string(stamps[first]!), "values": ["pain": pain]],
+                    second: ["stamp": .string(stamps[second]!), "values": ["notes": notes]],
+                ]
+            #expect(fields == grouped, "record \(record)")
+        }
         try queue.close()
 
         let database = try ServerDatabase(path: path)
-        let stored = try await database.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, try CurrentFields.read($0["fields"])) }
+        let (stored, schema) = try await database.pool.read { db in
+            (
+                try Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, try CurrentFields.read($0["fields"])) },
+                try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE name = 'record'") ?? ""
+            )
         }
+        #expect(schema.contains("WITHOUT ROWID"), "\(schema)")
         #expect(stored.count == count)
-        let expected = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1, Int64($0)) })
         for (record, fields) in stored {
             let index = try #require(expected[record])
-            #expect(fields["pain"]?.value == .int(index) && fields["notes"]?.value == .string("row \(index)"), "record \(record)")
-            #expect(fields.values.allSatisfy { $0.change == change && $0.stamp == stamp })
+            #expect(fields["pain"] == CurrentFields.Entry(stamp: stamps[first]!, change: first), "record \(record)")
+            #expect(fields["notes"] == CurrentFields.Entry(stamp: stamps[notesChange(index)]!, change: notesChange(index)), "record \(record)")
+            #expect(fields.count == 2)
         }
     }
 
-    /// The current values are written directly in canonical form, grouped by change, and read back the same.
-    @Test func currentValuesAreWrittenCanonicallyAndReadBack() throws {
+    /// The current state is written directly in canonical form, grouped by change, and read back the same.
+    @Test func currentStateIsWrittenCanonicallyAndReadBack() throws {
         let (first, second) = (UUID.version7().canonical, UUID.version7().canonical)
         let stamps = ["0193610c0d000000@" + first, "0193610c0d000001@" + second]
         let entries: [String: CurrentFields.Entry] = [
-            "pain": .init(value: 8, stamp: stamps[1], change: second),
-            "notes": .init(value: "é \"quoted\"\n", stamp: stamps[0], change: first),
-            "sites": .init(value: ["tibia-left"], stamp: stamps[0], change: first),
+            "pain": .init(stamp: stamps[1], change: second),
+            "notes": .init(stamp: stamps[0], change: first),
+            "sites": .init(stamp: stamps[0], change: first),
         ]
         let bytes = CurrentFields.bytes(entries)
         let tree: JSONValue = [
-            first: ["stamp": .string(stamps[0]), "values": ["notes": "é \"quoted\"\n", "sites": ["tibia-left"]]],
-            second: ["stamp": .string(stamps[1]), "values": ["pain": 8]],
+            first: ["fields": ["notes", "sites"], "stamp": .string(stamps[0])],
+            second: ["fields": ["pain"], "stamp": .string(stamps[1])],
         ]
         #expect(bytes == tree.canonicalBytes)
-        let read = try CurrentFields.read(Data(bytes))
+        #expect(try CurrentFields.read(Data(bytes)) == entries)
         #expect(
-            read.mapValues { [$0.value.canonicalString, $0.stamp, $0.change] }
-                == entries.mapValues { [$0.value.canonicalString, $0.stamp, $0.change] })
+            CurrentFields.bytes(change: first, stamp: stamps[0], names: ["sites", "notes"])
+                == CurrentFields.bytes(entries.filter { $0.key != "pain" }))
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import GRDB
 import SyncCore
 
-/// Appends verified changes of one diary to the log inside a write transaction, and keeps each field's
-/// winning value current. Refusals (an id reused with other content, a reused stamp, a record changing
+/// Appends verified changes of one diary to the log inside a write transaction, and keeps current which
+/// change wins each field. Refusals (an id reused with other content, a reused stamp, a record changing
 /// type) throw, which rolls back the whole batch.
 struct ChangeWriter {
     private let db: Database
@@ -22,24 +22,24 @@ struct ChangeWriter {
         let exists: Bool
         /// Whether a change of this batch was stored into it.
         var touched = false
-        /// A new record's first change, while it is the only one: every current value is that change's,
-        /// and the change's canonical `"fields"` bytes are written as they are, without reading them
-        /// into `fields` (a push mostly creates records). Moved into `fields` when a second change comes.
-        var sole: ReceivedChange?
+        /// A new record's first change, while it is the only one: it wins every field, and its field
+        /// names are written without making an entry for each (a push mostly creates records). Moved into
+        /// `fields` when a second change comes.
+        var sole: Change?
 
         mutating func apply(_ change: Change) {
             let id = change.id.canonical
             let stamp = change.stamp.text
             fields.reserveCapacity(change.fields.count)
-            for (field, value) in change.fields where fields[field].map({ CurrentFields.wins(stamp: stamp, change: id, over: $0) }) ?? true {
-                fields[field] = CurrentFields.Entry(value: value, stamp: stamp, change: id)
+            for field in change.fields.keys where fields[field].map({ CurrentFields.wins(stamp: stamp, change: id, over: $0) }) ?? true {
+                fields[field] = CurrentFields.Entry(stamp: stamp, change: id)
             }
         }
 
-        /// The stored form of the record's current values.
+        /// The stored form of the record's current state.
         var bytes: [UInt8] {
             guard let sole else { return CurrentFields.bytes(fields) }
-            return CurrentFields.bytes(change: sole.change.id.canonical, stamp: sole.change.stamp.text, values: sole.canonicalFields)
+            return CurrentFields.bytes(change: sole.id.canonical, stamp: sole.stamp.text, names: sole.fields.keys)
         }
     }
 
@@ -69,7 +69,7 @@ struct ChangeWriter {
         for id in ids where records[id] == nil { records[id] = PendingRecord(type: nil, fields: [:], exists: false) }
     }
 
-    /// Writes every record this batch touched: its type and current field values.
+    /// Writes every record this batch touched: its type and current state.
     mutating func finish() throws {
         let insert = try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
         let update = try db.cachedStatement(sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
@@ -130,10 +130,10 @@ struct ChangeWriter {
         }
         pending.type = change.type
         if !pending.exists, !pending.touched, !change.fields.isEmpty {
-            pending.sole = received
+            pending.sole = change
         } else {
             if let sole = pending.sole {
-                pending.apply(sole.change)
+                pending.apply(sole)
                 pending.sole = nil
             }
             pending.apply(change)

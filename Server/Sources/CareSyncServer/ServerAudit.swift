@@ -3,7 +3,8 @@ import GRDB
 import SyncCore
 
 /// `caresync-server verify`: re-checks every stored change's signature against its author's key and
-/// that the stored field values equal a replay of the whole log through SyncCore's merge.
+/// that the stored current state (which change wins each field) equals a replay of the whole log through
+/// SyncCore's merge.
 public struct ServerAudit: Sendable {
     public struct Report: Sendable {
         public var changesChecked = 0
@@ -56,15 +57,15 @@ public struct ServerAudit: Sendable {
             for row in try Row.fetchAll(db, sql: "SELECT diaryId, id, fields FROM record") {
                 let key = row["diaryId"] as String + "/" + (row["id"] as String)
                 guard let fields = try? CurrentFields.read(row["fields"]) else {
-                    report.faults.append("record \(key): stored field values cannot be read")
+                    report.faults.append("record \(key): stored current state cannot be read")
                     continue
                 }
-                stored[key] = fields.mapValues { $0.value.canonicalString + " " + $0.stamp }
+                stored[key] = fields.mapValues { $0.change + " " + $0.stamp }
             }
             var replayed: [String: [String: String]] = [:]
             for (diary, replica) in replicas {
                 for (id, record) in replica.records {
-                    replayed[diary + "/" + id.canonical] = record.registers.mapValues { $0.winner.value.canonicalString + " " + $0.winner.stamp.text }
+                    replayed[diary + "/" + id.canonical] = record.registers.mapValues { $0.winner.change.canonical + " " + $0.winner.stamp.text }
                 }
             }
             for key in Set(stored.keys).union(replayed.keys).sorted() where stored[key] != replayed[key] {

@@ -99,7 +99,7 @@ enum ServerSchema {
             var records: [String: [String: JSONValue]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT diaryId, recordId, field, value, stamp, changeId FROM fieldValue") {
                 let key = (row["diaryId"] as String) + "/" + (row["recordId"] as String)
-                // The form of v3 (`CurrentFields.readFirstForm`), which v4 regroups by change.
+                // The form of v3 (`EarlierCurrentFields.readFirstForm`), which v4 regroups by change.
                 records[key, default: [:]][row["field"]] = [
                     "change": .string(row["changeId"]), "stamp": .string(row["stamp"]),
                     "value": try JSONValue(parsing: Array((row["value"] as String).utf8)),
@@ -118,32 +118,62 @@ enum ServerSchema {
             // from 1,116 bytes to 378, and a push writes one for every change (docs/PERFORMANCE.md).
             // A page of rows at a time, so that memory stays flat however many records the server holds
             // (measured, release build: 100,000 records in 1.9 s, 40 MB at the peak).
-            var last: Int64 = 0
-            while true {
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT rowid, fields FROM record WHERE rowid > ? ORDER BY rowid LIMIT ?", arguments: [last, migrationPageRows])
-                for row in rows {
-                    let entries = try CurrentFields.readFirstForm(row["fields"])
-                    try db.execute(
-                        sql: "UPDATE record SET fields = ? WHERE rowid = ?", arguments: [Data(CurrentFields.bytes(entries)), row["rowid"] as Int64])
-                }
-                guard let next = rows.last?["rowid"] as Int64? else { break }
-                last = next
+            try forEachRecordPage(in: db) { row in
+                let entries = try EarlierCurrentFields.readFirstForm(row["fields"])
+                try db.execute(
+                    sql: "UPDATE record SET fields = ? WHERE rowid = ?",
+                    arguments: [Data(EarlierCurrentFields.secondFormBytes(entries)), row["rowid"] as Int64])
             }
+        }
+        migrator.registerMigration("v5: a record's current state names the change that wrote each field, keyed by diary and id") { db in
+            // The values are in the changes' signed bodies already: a record names, for each field, the
+            // change whose value wins, and that change's stamp. A new flare's row shrinks from about 465
+            // bytes to about 200, and without a rowid its key is its only b-tree: one insert fewer for
+            // every change pushed (docs/PERFORMANCE.md).
+            try db.create(table: "currentRecord", options: .withoutRowID) { t in
+                t.column("diaryId", .text).notNull().references("diary")
+                t.column("id", .text).notNull()
+                t.column("type", .text).notNull().check(sql: "type IN ('flare', 'treatment')")
+                t.column("fields", .blob).notNull()
+                t.primaryKey(["diaryId", "id"])
+            }
+            try forEachRecordPage(in: db) { row in
+                try db.execute(
+                    sql: "INSERT INTO currentRecord (diaryId, id, type, fields) VALUES (?, ?, ?, ?)",
+                    arguments: [
+                        row["diaryId"] as DatabaseValue, row["id"] as DatabaseValue, row["type"] as DatabaseValue,
+                        Data(CurrentFields.bytes(try CurrentFields.read(row["fields"]))),
+                    ])
+            }
+            try db.drop(table: "record")
+            try db.rename(table: "currentRecord", to: "record")
         }
         return migrator
     }
+
+    /// Calls `body` with every row of `record` (its rowid and every column), reading `migrationPageRows`
+    /// rows at a time in rowid order.
+    private static func forEachRecordPage(in db: Database, _ body: (Row) throws -> Void) throws {
+        var last: Int64 = 0
+        while true {
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT rowid, * FROM record WHERE rowid > ? ORDER BY rowid LIMIT ?", arguments: [last, migrationPageRows])
+            for row in rows { try body(row) }
+            guard let next = rows.last?["rowid"] as Int64? else { return }
+            last = next
+        }
+    }
 }
 
-/// The current winning value of each field of a record, as the server keeps it in `record.fields`: the
-/// values grouped by the change that wrote them, with that change's stamp (canonical JSON):
-/// `{"<change id>": {"stamp": "<HLC@device>", "values": {"pain": 6, …}}, …}`.
+/// The current state of a record, as the server keeps it in `record.fields`: for each field, the change
+/// whose value wins, grouped by change, with that change's stamp (canonical JSON):
+/// `{"<change id>": {"fields": ["notes", "pain", …], "stamp": "<HLC@device>"}, …}`. The values themselves
+/// are in the changes' signed bodies.
 ///
-/// Before migration v4 (from v3 on), it held one entry per field instead,
-/// `{"pain": {"change": "…", "stamp": "…", "value": 6}, …}`; `readFirstForm` reads that for the migration.
+/// Migration v4 wrote the values too, `{"<change id>": {"stamp": "…", "values": {"pain": 6, …}}, …}`;
+/// `read` reads that form for migration v5.
 enum CurrentFields {
-    struct Entry {
-        let value: JSONValue
+    struct Entry: Equatable {
         let stamp: String
         let change: String
     }
@@ -157,19 +187,79 @@ enum CurrentFields {
     static func read(_ data: Data) throws -> [String: Entry] {
         var entries: [String: Entry] = [:]
         for (change, member) in try JSONValue(parsing: data).objectValue ?? [:] {
-            guard let members = member.objectValue, let stamp = members["stamp"]?.stringValue, let values = members["values"]?.objectValue else {
-                throw JSONParseError("stored current values of change \(change) need stamp and values")
-            }
-            for (name, value) in values {
-                guard entries.updateValue(Entry(value: value, stamp: stamp, change: change), forKey: name) == nil else {
-                    throw JSONParseError("stored current value of \(name) is listed under two changes")
+            guard let members = member.objectValue, let stamp = members["stamp"]?.stringValue,
+                let names = members["fields"]?.arrayValue ?? members["values"]?.objectValue?.keys.map(JSONValue.string)
+            else { throw JSONParseError("stored current state of change \(change) needs its fields and stamp") }
+            for name in names {
+                guard let name = name.stringValue else {
+                    throw JSONParseError("stored current state of change \(change) lists a field that is not a name")
+                }
+                guard entries.updateValue(Entry(stamp: stamp, change: change), forKey: name) == nil else {
+                    throw JSONParseError("stored current state of \(name) is listed under two changes")
                 }
             }
         }
         return entries
     }
 
-    /// Reads the form of migrations v3 to v4: one entry per field.
+    /// The canonical bytes of the entries, written directly rather than through a JSON tree: a push
+    /// writes them once for every record it touches.
+    static func bytes(_ entries: [String: Entry]) -> [UInt8] {
+        // Grouped in a list, not a dictionary: a record's values come from a few changes at most (one,
+        // for a record never edited), and comparing ids costs less than hashing them.
+        var groups: [(entry: Entry, names: [String])] = []
+        for (name, entry) in entries {
+            if let index = groups.firstIndex(where: { $0.entry.change == entry.change }) {
+                groups[index].names.append(name)
+            } else {
+                groups.append((entry, [name]))
+            }
+        }
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(64 + 128 * groups.count)
+        // Change ids are lowercase hex: their bytes' order is the canonical order of the keys.
+        for (index, group) in groups.sorted(by: { $0.entry.change.utf8.lexicographicallyPrecedes($1.entry.change.utf8) }).enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            append(change: group.entry.change, stamp: group.entry.stamp, names: group.names, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// The bytes of a record whose every current value was written by one change; equal to `bytes(_:)`
+    /// of its entries.
+    static func bytes(change: String, stamp: String, names: some Sequence<String>) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(256)
+        append(change: change, stamp: stamp, names: Array(names), to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// `"<change>":{"fields":[…],"stamp":"<stamp>"}`, the names in the order of their bytes.
+    private static func append(change: String, stamp: String, names: [String], to out: inout [UInt8]) {
+        JSONValue.appendCanonicalString(change, to: &out)
+        out.append(contentsOf: #":{"fields":["#.utf8)
+        for (position, name) in names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            if position > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.appendCanonicalString(name, to: &out)
+        }
+        out.append(contentsOf: #"],"stamp":"#.utf8)
+        JSONValue.appendCanonicalString(stamp, to: &out)
+        out.append(contentsOf: "}".utf8)
+    }
+}
+
+/// The forms of `record.fields` before migration v5, which the migrations v3 and v4 read and write.
+enum EarlierCurrentFields {
+    struct Entry {
+        let value: JSONValue
+        let stamp: String
+        let change: String
+    }
+
+    /// Reads the form of migrations v3 to v4: one entry per field,
+    /// `{"pain": {"change": "…", "stamp": "…", "value": 6}, …}`.
     static func readFirstForm(_ data: Data) throws -> [String: Entry] {
         var entries: [String: Entry] = [:]
         for (name, member) in try JSONValue(parsing: data).objectValue ?? [:] {
@@ -181,70 +271,13 @@ enum CurrentFields {
         return entries
     }
 
-    /// The canonical bytes of the entries, written directly rather than through a JSON tree: a push
-    /// writes them once for every record it touches.
-    static func bytes(_ entries: [String: Entry]) -> [UInt8] {
-        // Grouped in a list, not a dictionary: a record's values come from a few changes at most (one,
-        // for a record never edited), and comparing ids costs less than hashing them.
-        var groups: [(change: String, stamp: String, names: [String])] = []
+    /// The form of migration v4: the values grouped by the change that wrote them,
+    /// `{"<change id>": {"stamp": "…", "values": {"pain": 6, …}}, …}`.
+    static func secondFormBytes(_ entries: [String: Entry]) -> [UInt8] {
+        var groups: [String: (stamp: String, values: [String: JSONValue])] = [:]
         for (name, entry) in entries {
-            if let index = groups.firstIndex(where: { $0.change == entry.change }) {
-                groups[index].names.append(name)
-            } else {
-                groups.append((entry.change, entry.stamp, [name]))
-            }
+            groups[entry.change, default: (entry.stamp, [:])].values[name] = entry.value
         }
-        // Field names, change ids and stamps are ASCII, whose byte order is the canonical order.
-        let ascii = { (text: String) in text.utf8.allSatisfy { $0 < 0x80 } }
-        guard entries.keys.allSatisfy(ascii), groups.allSatisfy({ ascii($0.change) && ascii($0.stamp) }) else {
-            return JSONValue.object(
-                Dictionary(
-                    uniqueKeysWithValues: groups.map { group in
-                        (
-                            group.change,
-                            [
-                                "stamp": .string(group.stamp),
-                                "values": .object(Dictionary(uniqueKeysWithValues: group.names.map { ($0, entries[$0]!.value) })),
-                            ]
-                        )
-                    })
-            ).canonicalBytes
-        }
-        let ordered = { (first: String, second: String) in first.utf8.lexicographicallyPrecedes(second.utf8) }
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        out.reserveCapacity(512)
-        for (index, group) in groups.sorted(by: { ordered($0.change, $1.change) }).enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            appendGroupStart(change: group.change, stamp: group.stamp, to: &out)
-            out.append(UInt8(ascii: "{"))
-            for (position, name) in group.names.sorted(by: ordered).enumerated() {
-                if position > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.appendCanonicalString(name, to: &out)
-                out.append(UInt8(ascii: ":"))
-                entries[name]!.value.appendCanonical(to: &out)
-            }
-            out.append(contentsOf: "}}".utf8)
-        }
-        out.append(UInt8(ascii: "}"))
-        return out
-    }
-
-    /// The bytes of a record whose every current value was written by one change, from the canonical
-    /// bytes of that change's `"fields"` object; equal to `bytes(_:)` of its entries.
-    static func bytes(change: String, stamp: String, values: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        out.reserveCapacity(values.count + 128)
-        appendGroupStart(change: change, stamp: stamp, to: &out)
-        out.append(contentsOf: values)
-        out.append(contentsOf: "}}".utf8)
-        return out
-    }
-
-    /// `"<change>":{"stamp":"<stamp>","values":`, which the change's values follow.
-    private static func appendGroupStart(change: String, stamp: String, to out: inout [UInt8]) {
-        JSONValue.appendCanonicalString(change, to: &out)
-        out.append(contentsOf: #":{"stamp":"#.utf8)
-        JSONValue.appendCanonicalString(stamp, to: &out)
-        out.append(contentsOf: #","values":"#.utf8)
+        return JSONValue.object(groups.mapValues { ["stamp": .string($0.stamp), "values": .object($0.values)] }).canonicalBytes
     }
 }
