@@ -46,15 +46,15 @@ struct CareSyncBench: AsyncParsableCommand {
         defer { if !keep { removeFolder(folder) } }
         print("caresync-bench: \(changes) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores, in \(folder.path)")
 
-        var floor = Double.nan
+        var floor = Throughput.none
         if wants("floor") {
             floor = try Floor.measure(changes: changes, path: folder.appendingPathComponent("floor.sqlite").path)
             report("floor", floor, "changes/s (GRDB insert, 500 per transaction, WAL, synchronous=FULL, one HMAC-SHA256 verification each)")
         }
 
         let server = try await BenchServer.start(path: folder.appendingPathComponent("server.sqlite").path)
-        var push = Double.nan
-        var pull = Double.nan
+        var push = Throughput.none
+        var pull = Throughput.none
         if wants("push") || wants("pull") || wants("noop") {
             let writerHome = ClientHome(path: folder.appendingPathComponent("writer").path)
             // As `syncctl import`, then `syncctl push`: the importing device closes (its log copied into
@@ -85,7 +85,7 @@ struct CareSyncBench: AsyncParsableCommand {
         if wants("memory") { try await memory(server: server, folder: folder) }
 
         try await server.stop()
-        print("push_vs_floor=\(format(push / floor)) pull_vs_floor=\(format(pull / floor))")
+        print("push_vs_floor=\(format(push.perSecond / floor.perSecond)) pull_vs_floor=\(format(pull.perSecond / floor.perSecond))")
     }
 
     /// 50 devices in 50 diaries, each doing rounds of "push 5 changes, then pull", all at once.
@@ -164,8 +164,8 @@ struct CareSyncBench: AsyncParsableCommand {
         print("pull_1000_new_ms_big_diary=\(format(costs["big"]!)) pull_1000_new_ms_small_diary=\(format(costs["small"]!))")
     }
 
-    private func report(_ name: String, _ value: Double, _ what: String) {
-        print("\(name)=\(Int(value.rounded())) \(what)")
+    private func report(_ name: String, _ value: Throughput, _ what: String) {
+        print("\(name)=\(Int(value.perSecond.rounded())) \(what); \(Int(value.cpuMicroseconds.rounded())) µs of CPU per change")
     }
 }
 
@@ -174,7 +174,7 @@ struct CareSyncBench: AsyncParsableCommand {
 /// The cost no sync server can beat on this machine: the same signed changes, verified and written to
 /// an append-only SQLite table, without HTTP, JSON parsing or merging.
 enum Floor {
-    static func measure(changes count: Int, path: String) throws -> Double {
+    static func measure(changes count: Int, path: String) throws -> Throughput {
         let key = DeviceKey.generate()
         let author = UUID.version7()
         let diary = UUID.version7()
@@ -191,8 +191,7 @@ enum Floor {
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try pool.write { db in try db.execute(sql: "CREATE TABLE change (id TEXT PRIMARY KEY, body BLOB NOT NULL)") }
-        sync()
-        let started = ContinuousClock.now
+        let stopwatch = Stopwatch()
         for batch in stride(from: 0, to: count, by: 500) {
             try pool.write { db in
                 let statement = try db.cachedStatement(sql: "INSERT INTO change (id, body) VALUES (?, ?)")
@@ -204,7 +203,7 @@ enum Floor {
                 }
             }
         }
-        return Double(count) / seconds(ContinuousClock.now - started)
+        return stopwatch.throughput(of: count)
     }
 }
 
@@ -318,12 +317,45 @@ func removeFolder(_ folder: URL) {
     }
 }
 
-/// Times `body` from a quiet disk: what earlier figures left for the kernel to write back is written first.
-func timed(_ count: Int, _ body: () async throws -> some Any) async throws -> Double {
-    sync()
-    let started = ContinuousClock.now
+/// Changes per second, and the CPU time the whole process spent per change meanwhile (every thread:
+/// client, server, checkpointers). On these shared virtual cores the CPU time varies far less from run
+/// to run than the wall time does, so it is the better measure of a change to the code.
+struct Throughput {
+    var perSecond: Double
+    var cpuMicroseconds: Double
+
+    static let none = Throughput(perSecond: .nan, cpuMicroseconds: .nan)
+}
+
+/// Measures from a quiet disk: what earlier figures left for the kernel to write back is written first.
+struct Stopwatch {
+    private let wall: ContinuousClock.Instant
+    private let cpu: Double
+
+    init() {
+        sync()
+        wall = ContinuousClock.now
+        cpu = Self.processCPUSeconds()
+    }
+
+    func throughput(of count: Int) -> Throughput {
+        let elapsed = seconds(ContinuousClock.now - wall)
+        return Throughput(perSecond: Double(count) / elapsed, cpuMicroseconds: (Self.processCPUSeconds() - cpu) * 1e6 / Double(count))
+    }
+
+    /// User and system time of every thread of this process so far.
+    private static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        return user + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+}
+
+func timed(_ count: Int, _ body: () async throws -> some Any) async throws -> Throughput {
+    let stopwatch = Stopwatch()
     _ = try await body()
-    return Double(count) / seconds(ContinuousClock.now - started)
+    return stopwatch.throughput(of: count)
 }
 
 func seconds(_ duration: Duration) -> Double {
