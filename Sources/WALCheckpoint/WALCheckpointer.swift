@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import GRDB
 import GRDBSQLite
 import Synchronization
@@ -58,20 +59,24 @@ public final class WALCheckpointer: Sendable {
         queue.sync {}
     }
 
-    /// For a database about to close: waits for a checkpoint that runs, closes the checkpointer's own
-    /// connection, then copies the rest of the log into the database file and empties the log
-    /// (TRUNCATE) on `writer`, so that the file alone holds the whole database once the process exits.
-    /// SQLite's own last-connection checkpoint does not do it for a `DatabasePool`, whose readers,
-    /// read-only, close last. Nothing is lost if it fails: the log is left for the next connection.
-    public func close(writer: some DatabaseWriter) {
+    /// For a database about to close: waits for a checkpoint that runs, then copies the rest of the log
+    /// into the database file and empties it (TRUNCATE), and closes the checkpointer's connection; so
+    /// the file alone holds the whole database once the process exits. SQLite's own last-connection
+    /// checkpoint does not do it for a `DatabasePool`, whose readers, read-only, close last. It runs on
+    /// the checkpointer's own queue and connection, never on the database's (whose queues may be the
+    /// ones releasing it). Nothing is lost if it fails: the log is left for the next connection.
+    public func close() {
         queue.sync {
+            let log = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int ?? 0
+            if log > 0 {
+                _ = try? connection().inDatabase { db in try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            }
             let connection = state.withLock { state in
                 defer { state.connection = nil }
                 return state.connection
             }
             try? connection?.close()
         }
-        try? writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 
     /// Starts a checkpoint unless one runs; one that runs goes again when it is done.
@@ -97,8 +102,9 @@ public final class WALCheckpointer: Sendable {
         }
     }
 
-    private func checkpoint() throws {
-        let connection = try state.withLock { state in
+    /// The checkpointer's own connection, opened when it is first needed.
+    private func connection() throws -> DatabaseQueue {
+        try state.withLock { state in
             if let connection = state.connection { return connection }
             var configuration = Configuration()
             configuration.busyMode = .timeout(10)
@@ -108,7 +114,10 @@ public final class WALCheckpointer: Sendable {
             state.connection = connection
             return connection
         }
-        try connection.inDatabase { db in
+    }
+
+    private func checkpoint() throws {
+        try connection().inDatabase { db in
             let pages = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)").map { $0[1] as Int } ?? 0
             if pages >= Self.restartPages { try db.execute(sql: "PRAGMA wal_checkpoint(RESTART)") }
         }

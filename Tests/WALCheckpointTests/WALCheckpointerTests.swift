@@ -61,7 +61,7 @@ struct WALCheckpointerTests {
     func closingLeavesTheWholeDatabaseInItsFile() throws {
         let written = try Written(transactions: 10)
         #expect(written.checkpointer.checkpoints > 0)
-        written.checkpointer.close(writer: written.pool)
+        written.checkpointer.close()
         let log = try FileManager.default.attributesOfItem(atPath: written.path + "-wal")[.size] as? Int
         #expect(log == 0)
         // The pool is still open, so that closing it cannot checkpoint instead.

@@ -62,7 +62,7 @@ final class Replica: Sendable {
     /// a command could exit in the middle of a background copy (`syncctl import` of 3,000 flares left a
     /// 6.4 MB log behind); the next command, a push, finished it on the import's behalf, and the replica
     /// file alone lacked what had been imported.
-    deinit { checkpointer.close(writer: pool) }
+    deinit { checkpointer.close() }
 
     /// Creates the replica of a device that has just enrolled.
     static func create(path: String, identity: DeviceIdentity) throws(ClientError) -> Replica {

@@ -39,7 +39,7 @@ public final class ServerDatabase: Sendable {
     }
 
     /// Leaves the whole database in its file, the log emptied, as the server stops (`WALCheckpointer.close`).
-    deinit { checkpointer.close(writer: pool) }
+    deinit { checkpointer.close() }
 
     // MARK: Diaries, invites, devices
 
