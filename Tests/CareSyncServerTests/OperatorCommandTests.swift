@@ -37,6 +37,38 @@ struct OperatorCommandTests {
         }
     }
 
+    /// `verify` replays the log one record at a time: records of several diaries, with their changes
+    /// interleaved in the log, agree with it; a stored record no change writes, and a record the log
+    /// writes that is not stored, are each named.
+    @Test func verifyReplaysEveryRecordOfEveryDiary() async throws {
+        try await withServer { harness, client in
+            var (mum, dad, _) = try await client.family(harness)
+            var (other, _, _) = try await client.family(harness)
+            let first = mum.change()
+            let second = mum.change(fields: ["started": "2024-12-01", "sites": ["clavicle-right"], "pain": 4])
+            let elsewhere = other.change()
+            #expect(try await client.push([first, second], by: mum).status == .ok)
+            #expect(try await client.push([elsewhere], by: other).status == .ok)
+            #expect(try await client.push([dad.change(record: first.change.record, fields: ["pain": 2])], by: dad).status == .ok)
+            #expect(try await client.push([other.change(record: elsewhere.change.record, fields: ["pain": 1])], by: other).status == .ok)
+            #expect(try await client.push([mum.change(record: second.change.record, fields: ["notes": "ice helped"])], by: mum).status == .ok)
+            let clean = try ServerAudit(database: harness.database).run()
+            #expect(clean.changesChecked == 6)
+            #expect(clean.faults.isEmpty, "\(clean.faults)")
+
+            let stray = UUID.version7().canonical
+            try harness.sql("DELETE FROM record WHERE id = ?", [second.change.record.canonical])
+            try harness.sql(
+                "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, 'flare', CAST('{}' AS BLOB))", [other.diary.canonical, stray])
+            let report = try ServerAudit(database: harness.database).run()
+            #expect(report.changesChecked == 6)
+            #expect(report.faults.count == 2, "\(report.faults)")
+            #expect(report.faults.contains { $0.contains(second.change.record.canonical) && $0.contains("not stored") }, "\(report.faults)")
+            #expect(
+                report.faults.contains { $0.contains("\(other.diary.canonical)/\(stray)") && $0.contains("no verified change") }, "\(report.faults)")
+        }
+    }
+
     /// A record created by one change of a batch is stored from that change's field names; one created
     /// and edited in the same batch, or edited later, through its entries. All must agree with a replay
     /// of the log and be stored in canonical form.
