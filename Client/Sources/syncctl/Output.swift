@@ -39,7 +39,7 @@ enum Output {
         .optional(date.map(isoFormatter.string(from:)))
     }
 
-    nonisolated(unsafe) private static let localFormatter: DateFormatter = {
+    private static let localFormatter: DateFormatter = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
