@@ -139,16 +139,14 @@ extension FieldRegister {
 
 extension RecordState {
     /// `storedValue.canonicalBytes`, written directly: a replica stores a record on every merge, and
-    /// building the JSON tree first costs more than the merge itself. Also returns the bytes of the
-    /// current values without cleared fields (`JSONValue.object(values).canonicalBytes`), which the
-    /// replica keeps for listing: when no field is cleared they are the stored `"values"` member.
-    public var storedBytesAndValues: (stored: [UInt8], values: [UInt8]) {
+    /// building the JSON tree first costs more than the merge itself.
+    public var storedBytes: [UInt8] {
         // The registers in canonical order, walked without looking each up again by name.
         let fields = registers.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         // Field names are ASCII schema names; anything else takes the general path.
         guard fields.allSatisfy({ $0.key.utf8.allSatisfy { $0 < 0x80 } }), superseded.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
         else {
-            return (storedValue.canonicalBytes, JSONValue.object(values).canonicalBytes)
+            return storedValue.canonicalBytes
         }
         var out: [UInt8] = []
         out.reserveCapacity(512 + 64 * fields.count)
@@ -247,17 +245,22 @@ extension RecordState {
             out.append(UInt8(ascii: "]"))
         }
         put("}}", to: &out)
-        let hasCleared = fields.contains { $0.value.winner.value.isNull }
-        return (out, hasCleared ? JSONValue.object(values).canonicalBytes : allValues)
+        return out
     }
 
-    /// The stored form's bytes (see `storedBytesAndValues`).
-    public var storedBytes: [UInt8] { storedBytesAndValues.stored }
+    /// The current values of a stored record, cleared fields left out (`values`), as a listing shows
+    /// them: read from the stored `"values"` member where the form has one (every form but the first),
+    /// without reading the rest of the record back.
+    public static func currentValues(stored data: some Collection<UInt8>) throws(JSONParseError) -> [String: JSONValue] {
+        let value = try JSONValue(parsing: data)
+        if let values = value.objectValue?["values"]?.objectValue { return values.filter { !$0.value.isNull } }
+        return try RecordState(storedValue: value).values
+    }
 
-    /// `storedBytesAndValues` of the record one change makes alone, assembled around the canonical
-    /// bytes of the change's `"fields"` object as they lie in its wire form, without merging. Nil where
-    /// the general path is needed: a change that lists stamps as seen, clears a field or sets none.
-    public static func storedBytesAndValues(ofNewRecordFrom received: ReceivedChange) -> (stored: [UInt8], values: [UInt8])? {
+    /// `storedBytes` of the record one change makes alone, assembled around the canonical bytes of the
+    /// change's `"fields"` object as they lie in its wire form, without merging. Nil where the general
+    /// path is needed: a change that lists stamps as seen, clears a field or sets none.
+    public static func storedBytes(ofNewRecordFrom received: ReceivedChange) -> [UInt8]? {
         let change = received.change
         guard !change.fields.isEmpty, change.seen.values.allSatisfy(\.isEmpty), !change.fields.values.contains(where: \.isNull),
             change.fields.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
@@ -288,6 +291,6 @@ extension RecordState {
             out.append(UInt8(ascii: "\""))
         }
         out.append(contentsOf: "]}}".utf8)
-        return (out, Array(values))
+        return out
     }
 }

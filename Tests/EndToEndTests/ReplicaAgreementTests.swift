@@ -45,12 +45,47 @@ import Testing
         }
     }
 
+    /// A replica made before version 2 of its schema kept each record's current values in a column of
+    /// their own as well; it opens without it and lists the same records, values read from the state.
+    @Test func aReplicaThatKeptTheValuesTwiceListsTheSameRecordsWithoutTheCopy() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let home = family.home("mum")
+            let before: [DiaryRecord]
+            do {
+                let mum = try DiaryDevice(home: ClientHome(path: home))
+                let edited = try mum.add(.flare, fields: ["started": "2026-03-05", "sites": ["femur-right"], "pain": 7, "notes": "at night"])
+                try mum.update(edited, fields: ["pain": 4, "notes": .null])
+                try mum.delete(try mum.add(.flare, fields: ["started": "2026-03-09", "sites": ["rib-left"], "pain": 1]))
+                try mum.add(
+                    .treatment,
+                    fields: ["kind": "biologic", "name": "adalimumab", "dosage": ["dose": "40", "unit": "mg"], "started": "2026-03-02"])
+                before = try mum.records(includeDeleted: true)
+                #expect(before.count == 3)
+                #expect(before.first { $0.id == edited }?.values == ["started": "2026-03-05", "sites": ["femur-right"], "pain": 4])
+            }
+            // As version 1 left it: the column, filled with what the code must no longer read.
+            let file = try Self.replicaPath(home: home)
+            try DatabaseQueue(path: file).write { db in
+                try db.execute(sql: "ALTER TABLE record ADD COLUMN fieldValues BLOB NOT NULL DEFAULT x'7b7d'")
+                try db.execute(sql: #"UPDATE record SET fieldValues = CAST('{"pain":99}' AS BLOB)"#)
+                try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v2:%'")
+            }
+            let mum = try DiaryDevice(home: ClientHome(path: home))
+            #expect(try mum.records(includeDeleted: true) == before)
+            let columns = try DatabaseQueue(path: file).read { db in try db.columns(in: "record").map(\.name) }
+            #expect(!columns.contains("fieldValues"), "\(columns)")
+        }
+    }
+
+    static func replicaPath(home: String) throws -> String {
+        let files = try #require(FileManager.default.enumerator(atPath: home)).compactMap { $0 as? String }
+        return home + "/" + (try #require(files.first { $0.hasSuffix("replica.sqlite") }))
+    }
+
     /// Every column of every record a replica stores, in id order.
     static func storedRecords(home: String) throws -> [[DatabaseValue]] {
-        let files = try #require(FileManager.default.enumerator(atPath: home)).compactMap { $0 as? String }
-        let replica = try #require(files.first { $0.hasSuffix("replica.sqlite") })
-        return try DatabaseQueue(path: home + "/" + replica).read { db in
-            try Row.fetchAll(db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, fieldValues, state FROM record ORDER BY id").map {
+        try DatabaseQueue(path: try replicaPath(home: home)).read { db in
+            try Row.fetchAll(db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, state FROM record ORDER BY id").map {
                 Array($0.databaseValues)
             }
         }

@@ -153,6 +153,10 @@ struct MergeTests {
         #expect(try RecordState(storedValue: JSONValue(parsing: first.canonicalBytes)) == state)
         #expect(try RecordState(storedValue: JSONValue(parsing: state.storedBytes)) == state)
         #expect(state.storedBytes.count < first.canonicalBytes.count)
+        // Listing reads the current values of every form; the cleared notes are not among them.
+        #expect(state.registers["notes"] != nil && state.values["notes"] == nil && state.values["pain"] != nil)
+        #expect(try RecordState.currentValues(stored: first.canonicalBytes) == state.values)
+        #expect(try RecordState.currentValues(stored: state.storedBytes) == state.values)
     }
 
     /// Replicas written before winners were listed by change (each field naming its change) still open.
@@ -163,6 +167,7 @@ struct MergeTests {
         second["winners"] = .object(state.registers.mapValues { .string($0.winner.change.canonical) })
         let bytes = JSONValue.object(second).canonicalBytes
         #expect(try RecordState(storedValue: JSONValue(parsing: bytes)) == state)
+        #expect(try RecordState.currentValues(stored: bytes) == state.values)
         #expect(state.storedBytes.count < bytes.count)
     }
 }

@@ -175,10 +175,10 @@ final class Replica: Sendable {
     }
 
     /// The columns `record(_:)` reads.
-    private static let selectRecords = "SELECT id, type, deleted, conflicts, updatedHLC, fieldValues FROM record"
+    private static let selectRecords = "SELECT id, type, deleted, conflicts, updatedHLC, state FROM record"
 
     private static func record(_ row: Row) throws -> DiaryRecord {
-        let values = try JSONValue(parsing: row["fieldValues"] as Data).objectValue ?? [:]
+        let values = try RecordState.currentValues(stored: row["state"] as Data)
         return DiaryRecord(
             id: UUID(canonical: row["id"])!, type: RecordType(rawValue: row["type"])!, isDeleted: row["deleted"], values: values,
             updated: HLC(packed: row["updatedHLC"]), conflicts: row["conflicts"])
@@ -287,7 +287,6 @@ struct RecordMerger {
         let deleted: Bool
         let conflicts: Int
         let updatedHLC: Int64
-        let values: Data
         let stored: Data
     }
 
@@ -296,10 +295,9 @@ struct RecordMerger {
         soles.values.map(\.encoded)
             + touched.map { id in
                 let state = states[id]!
-                let (stored, values) = state.storedBytesAndValues
                 return EncodedRecord(
                     id: id.canonical, type: state.type.rawValue, deleted: state.isDeleted, conflicts: state.conflictCount,
-                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, values: Data(values), stored: Data(stored))
+                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, stored: Data(state.storedBytes))
             }
     }
 
@@ -313,13 +311,13 @@ struct RecordMerger {
     static func write(_ records: [EncodedRecord], to db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
-                INSERT INTO record (id, type, deleted, conflicts, updatedHLC, fieldValues, state) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO record (id, type, deleted, conflicts, updatedHLC, state) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, conflicts = excluded.conflicts,
-                    updatedHLC = excluded.updatedHLC, fieldValues = excluded.fieldValues, state = excluded.state
+                    updatedHLC = excluded.updatedHLC, state = excluded.state
                 """)
         for record in records {
             try statement.execute(arguments: [
-                record.id, record.type, record.deleted, record.conflicts, record.updatedHLC, record.values, record.stored,
+                record.id, record.type, record.deleted, record.conflicts, record.updatedHLC, record.stored,
             ])
         }
     }
@@ -328,11 +326,11 @@ struct RecordMerger {
 extension RecordMerger.EncodedRecord {
     /// The stored form of the record `received` makes alone, where its bytes can be used as they are.
     init?(newRecordFrom received: ReceivedChange) {
-        guard let (stored, values) = RecordState.storedBytesAndValues(ofNewRecordFrom: received) else { return nil }
+        guard let stored = RecordState.storedBytes(ofNewRecordFrom: received) else { return nil }
         let change = received.change
         self.init(
             id: change.record.canonical, type: change.type.rawValue, deleted: change.fields[RecordSchema.deleted.name]?.boolValue ?? false,
-            conflicts: 0, updatedHLC: change.hlc.packed, values: Data(values), stored: Data(stored))
+            conflicts: 0, updatedHLC: change.hlc.packed, stored: Data(stored))
     }
 }
 
