@@ -149,5 +149,8 @@ import Testing
         ]
         #expect(bytes == tree.canonicalBytes)
         #expect(try CurrentFields.read(Data(bytes)) == entries)
+        #expect(
+            CurrentFields.bytes(change: first, stamp: stamps[0], names: ["sites", "notes"])
+                == CurrentFields.bytes(entries.filter { $0.key != "pain" }))
     }
 }

@@ -22,6 +22,10 @@ struct ChangeWriter {
         let exists: Bool
         /// Whether a change of this batch was stored into it.
         var touched = false
+        /// A new record's first change, while it is the only one: it wins every field, and its field
+        /// names are written without making an entry for each (a push mostly creates records). Moved into
+        /// `fields` when a second change comes.
+        var sole: Change?
 
         mutating func apply(_ change: Change) {
             let id = change.id.canonical
@@ -30,6 +34,12 @@ struct ChangeWriter {
             for field in change.fields.keys where fields[field].map({ CurrentFields.wins(stamp: stamp, change: id, over: $0) }) ?? true {
                 fields[field] = CurrentFields.Entry(stamp: stamp, change: id)
             }
+        }
+
+        /// The stored form of the record's current state.
+        var bytes: [UInt8] {
+            guard let sole else { return CurrentFields.bytes(fields) }
+            return CurrentFields.bytes(change: sole.id.canonical, stamp: sole.stamp.text, names: sole.fields.keys)
         }
     }
 
@@ -64,7 +74,7 @@ struct ChangeWriter {
         let insert = try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
         let update = try db.cachedStatement(sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
         for (id, pending) in records where pending.touched {
-            let fields = Data(CurrentFields.bytes(pending.fields))
+            let fields = Data(pending.bytes)
             if pending.exists {
                 try update.execute(arguments: [fields, diary, id.canonical])
             } else {
@@ -119,7 +129,15 @@ struct ChangeWriter {
                 details: details)
         }
         pending.type = change.type
-        pending.apply(change)
+        if !pending.exists, !pending.touched, !change.fields.isEmpty {
+            pending.sole = change
+        } else {
+            if let sole = pending.sole {
+                pending.apply(sole)
+                pending.sole = nil
+            }
+            pending.apply(change)
+        }
         pending.touched = true
         records[change.record] = pending
         return true

@@ -227,6 +227,16 @@ enum CurrentFields {
         return out
     }
 
+    /// The bytes of a record whose every current value was written by one change; equal to `bytes(_:)`
+    /// of its entries.
+    static func bytes(change: String, stamp: String, names: some Sequence<String>) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(256)
+        append(change: change, stamp: stamp, names: Array(names), to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     /// `"<change>":{"fields":[…],"stamp":"<stamp>"}`, the names in the order of their bytes.
     private static func append(change: String, stamp: String, names: [String], to out: inout [UInt8]) {
         JSONValue.appendCanonicalString(change, to: &out)
