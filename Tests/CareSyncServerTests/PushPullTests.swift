@@ -139,6 +139,40 @@ struct PushPullTests {
         }
     }
 
+    @Test func changeNamingAnotherDiaryIsRefused() async throws {
+        try await withServer { harness, client in
+            var (owner, _, _) = try await client.family(harness)
+            let elsewhere = UUID.version7()
+            let own = owner.change().change
+            let misplaced = Change(
+                id: own.id, diary: elsewhere, record: own.record, type: own.type, hlc: own.hlc, author: own.author, fields: own.fields,
+                seen: own.seen)
+            let response = try await client.push([ChangeSigner.sign(misplaced, with: owner.key)], by: owner)
+            #expect(response.status == .unprocessableContent)
+            #expect(response.errorCode == "wrong_diary")
+            #expect(response.errorMessage.contains(elsewhere.canonical))
+            #expect(try await client.pull(by: owner)["changes"]?.arrayValue?.isEmpty == true)
+        }
+    }
+
+    @Test func reusedStampIsAConflictAndTheWholeBatchIsUndone() async throws {
+        try await withServer { harness, client in
+            var (owner, _, _) = try await client.family(harness)
+            let first = owner.change()
+            _ = try await client.push([first], by: owner)
+            let fresh = owner.change()
+            let sameStamp = Change(
+                id: UUID.version7(), diary: owner.diary, record: UUID.version7(), type: .flare, hlc: first.change.hlc, author: owner.id,
+                fields: ["started": "2024-11-25", "sites": ["femur-right"]], seen: ["started": [], "sites": []])
+            let response = try await client.push([fresh, ChangeSigner.sign(sameStamp, with: owner.key)], by: owner)
+            #expect(response.status == .conflict)
+            #expect(response.errorCode == "stamp_reused")
+            #expect(response.errorMessage.contains(first.change.id.canonical))
+            let stored = try await client.pull(by: owner)["changes"]?.arrayValue ?? []
+            #expect(stored.compactMap { $0.objectValue?["change"]?.stringValue } == [first.change.id.canonical])
+        }
+    }
+
     @Test func oversizedBodyIsRefused() async throws {
         var setup = try ServerHarness()
         setup.configuration.maxBodyBytes = 2_000

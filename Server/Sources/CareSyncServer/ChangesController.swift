@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Hummingbird
 import SyncCore
 
@@ -26,9 +27,14 @@ struct ChangesController {
             throw APIError(
                 .contentTooLarge, "too_many_changes", "a push may carry at most \(configuration.maxChangesPerPush) changes (got \(items.count))")
         }
+        let now = Date()
         let wallMillis = HybridLogicalClock.wallMillisNow()
         let verifier = ChangeVerifier(key: device.deviceKey)
-        var batch: [ReceivedChange] = []
+        // Compared as ids, not as texts: formatting each change's ids would cost more than the check.
+        let author = UUID(canonical: device.id)
+        let diary = UUID(canonical: device.diaryId)
+        let receivedAt = now.databaseValue
+        var batch: [StorableChange] = []
         batch.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
             let received: ReceivedChange
@@ -39,14 +45,15 @@ struct ChangesController {
                 throw APIError.invalid(error, index: index)
             }
             let change = received.change
-            let label = "change #\(index) (\(change.id.canonical))"
-            let details: [String: JSONValue] = ["index": .int(Int64(index))]
-            guard change.author.canonical == device.id else {
+            // Made only for a refusal.
+            var label: String { "change #\(index) (\(change.id.canonical))" }
+            var details: [String: JSONValue] { ["index": .int(Int64(index))] }
+            guard change.author == author else {
                 throw APIError(
                     .forbidden, "author_mismatch", "\(label) names \(change.author.canonical) as author, but \(device.id) pushed it", details: details
                 )
             }
-            guard change.diary.canonical == device.diaryId else {
+            guard change.diary == diary else {
                 throw APIError(
                     .unprocessableContent, "wrong_diary", "\(label) belongs to diary \(change.diary.canonical), not this one", details: details)
             }
@@ -62,9 +69,9 @@ struct ChangesController {
                     .unprocessableContent, "invalid_change_signature", "\(label): the signature does not verify with the author's key",
                     details: details)
             }
-            batch.append(received)
+            batch.append(StorableChange(received, diary: device.diaryId, author: device.id, receivedAt: receivedAt))
         }
-        let outcome = try await database.store(batch, diary: device.diaryId)
+        let outcome = try await database.store(StorableBatch(batch), diary: device.diaryId)
         return ["stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest)]
     }
 

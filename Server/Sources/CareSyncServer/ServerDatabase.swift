@@ -125,9 +125,8 @@ public final class ServerDatabase: Sendable {
 
     /// A push waiting for the next commit.
     private struct PendingPush: Sendable {
-        let batch: [ReceivedChange]
+        let batch: StorableBatch
         let diary: String
-        let now: Date
         let continuation: CheckedContinuation<PushOutcome, any Error>
     }
 
@@ -153,10 +152,10 @@ public final class ServerDatabase: Sendable {
     /// Batches that arrive while a commit is running are committed together in the next one (group
     /// commit), each in a savepoint of its own: one fsync for many devices' pushes, and a refused batch
     /// rolls back only itself. Every statement is prepared once per connection (`cachedStatement`).
-    func store(_ batch: [ReceivedChange], diary: String, now: Date = Date()) async throws -> PushOutcome {
+    func store(_ batch: StorableBatch, diary: String) async throws -> PushOutcome {
         try await withCheckedThrowingContinuation { continuation in
             let leads = commitQueue.withLock { queue in
-                queue.waiting.append(PendingPush(batch: batch, diary: diary, now: now, continuation: continuation))
+                queue.waiting.append(PendingPush(batch: batch, diary: diary, continuation: continuation))
                 defer { queue.committing = true }
                 return !queue.committing
             }
@@ -181,7 +180,7 @@ public final class ServerDatabase: Sendable {
                             Result {
                                 var outcome = PushOutcome()
                                 try db.inSavepoint {
-                                    outcome = try Self.write(push.batch, diary: push.diary, now: push.now, in: db)
+                                    outcome = try Self.write(push.batch, diary: push.diary, in: db)
                                     return .commit
                                 }
                                 return outcome
@@ -197,11 +196,11 @@ public final class ServerDatabase: Sendable {
         }
     }
 
-    private static func write(_ batch: [ReceivedChange], diary: String, now: Date, in db: Database) throws -> PushOutcome {
+    private static func write(_ batch: StorableBatch, diary: String, in db: Database) throws -> PushOutcome {
         var outcome = PushOutcome()
-        var writer = try ChangeWriter(db: db, diary: diary, now: now, records: Set(batch.map(\.change.record)))
-        for (index, received) in batch.enumerated() {
-            if try writer.insert(received, index: index) {
+        var writer = try ChangeWriter(db: db, diary: diary, batch: batch)
+        for (index, change) in batch.changes.enumerated() {
+            if try writer.insert(change, index: index) {
                 outcome.stored += 1
             } else {
                 outcome.duplicates += 1
