@@ -127,4 +127,27 @@ import Testing
             #expect(status["pending"] as? Int == count)
         }
     }
+
+    /// A push of several batches (1,000 changes each, the last one partial, two in flight) leaves
+    /// nothing queued, and another device pulls every record.
+    @Test func aPushOfSeveralBatchesDeliversEveryChangeOnce() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let count = 2_345
+            var text = "type,started,sites,pain,notes\r\n"
+            for index in 0..<count { text += "flare,2025-03-15,tibia-left,\(index % 11),entry \(index)\r\n" }
+            let file = family.folder.path("batches.csv")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            try await family.ok("mum", "import", "--format", "csv", file)
+            let pushed = try JSONSerialization.jsonObject(with: Data(try await family.ok("mum", "push", "--json").utf8)) as? [String: Any]
+            #expect(pushed?["pushed"] as? Int == count)
+            #expect(pushed?["duplicates"] as? Int == 0)
+            #expect(try await family.status("mum")["pending"] as? Int == 0)
+            try await family.ok("dad", "pull")
+            let notes = try await family.ok("dad", "flare", "list", "--json")
+            for index in [0, 999, 1_000, 1_999, 2_000, count - 1] {
+                #expect(notes.contains("\"entry \(index)\""), "entry \(index) is missing")
+            }
+            #expect(try await family.status("dad")["records"] as? Int == count)
+        }
+    }
 }
