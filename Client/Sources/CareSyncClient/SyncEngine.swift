@@ -33,7 +33,7 @@ public struct PullResult: Sendable, Equatable {
 extension DiaryDevice {
     /// The most changes, and about the most bytes, in one push request: all the server takes (1,000 and
     /// 4 MiB). Each batch costs a request, a commit on both sides and the server's lookup of its records:
-    /// batches of 1,000 used 77–86 µs of CPU per change pushed against 88–98 for 500 (docs/PERFORMANCE.md).
+    /// batches of 1,000 used 81–85 µs of CPU per change pushed against 88–98 for 500 (docs/PERFORMANCE.md).
     static let pushBatchChanges = 1_000
     static let pushBatchBytes = 3 * 1024 * 1024
     /// Push requests in flight at once: the server verifies one batch while it stores the one before.

@@ -27,13 +27,12 @@ struct ChangesController {
             throw APIError(
                 .contentTooLarge, "too_many_changes", "a push may carry at most \(configuration.maxChangesPerPush) changes (got \(items.count))")
         }
-        let now = Date()
         let wallMillis = HybridLogicalClock.wallMillisNow()
         let verifier = ChangeVerifier(key: device.deviceKey)
         // Compared as ids, not as texts: formatting each change's ids would cost more than the check.
         let author = UUID(canonical: device.id)
         let diary = UUID(canonical: device.diaryId)
-        let receivedAt = now.databaseValue
+        let receivedAt = Date().databaseValue
         var batch: [StorableChange] = []
         batch.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
