@@ -69,6 +69,25 @@ struct ChangeWriter {
         /// made with it (`StorableChange.soleRecord`). Moved into `fields` when a second change comes.
         var sole: StorableChange?
 
+        /// Applies a change stored into this record; refuses one of another type.
+        mutating func store(_ storable: StorableChange) throws(MergeError) {
+            let change = storable.change
+            if let type, type != change.type {
+                throw MergeError.typeChanged(record: change.record, existing: type, attempted: change.type)
+            }
+            type = change.type
+            if !exists, !touched, storable.soleRecord != nil {
+                sole = storable
+            } else {
+                if let sole {
+                    apply(sole)
+                    self.sole = nil
+                }
+                apply(storable)
+            }
+            touched = true
+        }
+
         mutating func apply(_ change: StorableChange) {
             fields.reserveCapacity(change.change.fields.count)
             for field in change.change.fields.keys
@@ -155,28 +174,12 @@ struct ChangeWriter {
         ordinal += 1
         latestSeq = db.lastInsertedRowID
 
-        if let type = records[change.record]?.type, type != change.type {
-            throw APIError(
-                .conflict, "type_changed",
-                "change #\(index): " + MergeError.typeChanged(record: change.record, existing: type, attempted: change.type).description,
-                details: details)
+        // One lookup, the record changed where it lies in `records` rather than copied out and back.
+        do {
+            try records[change.record, default: PendingRecord(id: storable.record, type: nil, fields: [:], exists: false)].store(storable)
+        } catch {
+            throw APIError(.conflict, "type_changed", "change #\(index): " + error.description, details: details)
         }
-        Self.store(storable, into: &records[change.record, default: PendingRecord(id: storable.record, type: nil, fields: [:], exists: false)])
         return true
-    }
-
-    /// Applies a stored change to its record in place, without copying the record out of `records`.
-    private static func store(_ storable: StorableChange, into pending: inout PendingRecord) {
-        pending.type = storable.change.type
-        if !pending.exists, !pending.touched, storable.soleRecord != nil {
-            pending.sole = storable
-        } else {
-            if let sole = pending.sole {
-                pending.apply(sole)
-                pending.sole = nil
-            }
-            pending.apply(storable)
-        }
-        pending.touched = true
     }
 }
