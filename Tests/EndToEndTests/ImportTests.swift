@@ -150,4 +150,52 @@ import Testing
             #expect(try await family.status("dad")["records"] as? Int == count)
         }
     }
+
+    /// A refused batch stops the push: no new batch is sent after it, the batches already in flight
+    /// finish and leave the outbox, and what was not stored stays queued. The server holds exactly what
+    /// left the outbox, so nothing is lost and nothing is sent twice.
+    @Test func aRefusedBatchStopsThePushAndKeepsEveryChangeNotStoredQueued() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            // Four batches: 1,000, 1,000, 1,000 and 500 changes.
+            let count = 3_500
+            var text = "type,started,sites,pain,notes\r\n"
+            for index in 0..<count { text += "flare,2025-03-15,tibia-left,\(index % 11),entry \(index)\r\n" }
+            let file = family.folder.path("refused.csv")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+            try await family.ok("mum", "import", "--format", "csv", file)
+
+            // The second batch's 500th change, altered after it was signed, stands for any change the
+            // server refuses: its signature no longer verifies.
+            let home = ClientHome(path: family.home("mum"))
+            let replica = try DatabaseQueue(path: home.replicaPath(diary: try #require(home.diaries().first)))
+            let altered = try await replica.write { db in
+                let original = Array(#""entry 1499""#.utf8)
+                let rows = try Row.fetchAll(db, sql: "SELECT id, body FROM change WHERE instr(body, ?) > 0", arguments: [Data(original)])
+                for row in rows {
+                    let body = Data(
+                        String(decoding: row["body"] as Data, as: UTF8.self).replacingOccurrences(of: "entry 1499", with: "entry 1498").utf8)
+                    try db.execute(sql: "UPDATE change SET body = ? WHERE id = ?", arguments: [body, row["id"] as String])
+                }
+                return rows.count
+            }
+            try replica.close()
+            try #require(altered == 1)
+
+            let refused = try await family.syncctl("mum", ["push"])
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stderr.contains("#499") && refused.stderr.contains("signature"), "\(refused.stderr)")
+            // The first batch was stored. The third was stored if it was sent before the refusal came
+            // back; the fourth never was, since its turn comes after both answers.
+            let pending = try #require(try await family.status("mum")["pending"] as? Int)
+            #expect(pending == 2_500 || pending == 1_500, "\(pending) changes left queued")
+
+            try await family.ok("dad", "pull")
+            let stored = Set(try await family.records("dad").compactMap { $0["notes"] as? String })
+            #expect(stored.count == count - pending)
+            #expect(stored.contains("entry 0") && stored.contains("entry 999"))
+            for index in [1_000, 1_499, 1_999, 3_000, count - 1] {
+                #expect(!stored.contains("entry \(index)"), "entry \(index) was stored")
+            }
+        }
+    }
 }
