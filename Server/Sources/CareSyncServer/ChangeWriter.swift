@@ -12,25 +12,18 @@ final class StorableChange: Sendable {
     let id: String
     let record: String
     let stamp: String
-    /// The log row but its ordinal: id, diaryId, recordId, type, hlc, author, body, receivedAt.
-    let row: StatementArguments
-    /// The record's row if this change turns out to be its first and only one (a push mostly creates
-    /// records): diaryId, id, type, and the state that names this change for each of its fields. Nil
-    /// for a change that sets no field.
-    let soleRecord: StatementArguments?
+    /// The record's state if this change turns out to be its first and only one (a push mostly creates
+    /// records): this change for each of its fields. Nil for a change that sets no field.
+    let soleFields: [UInt8]?
 
-    /// `author` is the change's author as text, which the caller has checked.
-    init(_ received: ReceivedChange, diary: String, author: String, receivedAt: DatabaseValue) {
+    init(_ received: ReceivedChange) {
         let change = received.change
         self.change = change
         body = received.wireBytes
         id = change.id.canonical
         record = change.record.canonical
         stamp = change.stamp.text
-        row = [id, diary, record, change.type.rawValue, change.hlc.packed, author, Data(body), receivedAt]
-        soleRecord =
-            change.fields.isEmpty
-            ? nil : [diary, record, change.type.rawValue, Data(CurrentFields.bytes(change: id, stamp: stamp, names: change.fields.keys))]
+        soleFields = change.fields.isEmpty ? nil : CurrentFields.bytes(change: id, stamp: stamp, names: change.fields.keys)
     }
 }
 
@@ -38,9 +31,15 @@ final class StorableChange: Sendable {
 struct StorableBatch: Sendable {
     let changes: [StorableChange]
     let records: String
+    /// The pushing device, the author of every change (checked).
+    let author: String
+    /// When the push arrived, as the log stores it.
+    let receivedAt: String
 
-    init(_ changes: [StorableChange]) {
+    init(_ changes: [StorableChange], author: String, receivedAt: Date) {
         self.changes = changes
+        self.author = author
+        self.receivedAt = String.fromDatabaseValue(receivedAt.databaseValue)!
         records = "[" + changes.map { "\"" + $0.record + "\"" }.joined(separator: ",") + "]"
     }
 }
@@ -51,8 +50,10 @@ struct StorableBatch: Sendable {
 struct ChangeWriter {
     private let db: Database
     private let diary: String
-    /// Prepared once per batch rather than looked up by its text for every change.
-    private let insertChange: Statement
+    private let author: String
+    private let receivedAt: String
+    /// Looked up once per batch rather than by its text for every change.
+    private let insertChange: BoundStatement
     private(set) var latestSeq: Int64
     private var ordinal: Int64
     /// Records touched by this batch, written back once by `finish()`.
@@ -65,8 +66,8 @@ struct ChangeWriter {
         let exists: Bool
         /// Whether a change of this batch was stored into it.
         var touched = false
-        /// A new record's first change, while it is the only one: it wins every field, and its row was
-        /// made with it (`StorableChange.soleRecord`). Moved into `fields` when a second change comes.
+        /// A new record's first change, while it is the only one: it wins every field, and its row is
+        /// its `soleFields`. Moved into `fields` when a second change comes.
         var sole: StorableChange?
 
         /// Applies a change stored into this record; refuses one of another type.
@@ -76,7 +77,7 @@ struct ChangeWriter {
                 throw MergeError.typeChanged(record: change.record, existing: type, attempted: change.type)
             }
             type = change.type
-            if !exists, !touched, storable.soleRecord != nil {
+            if !exists, !touched, storable.soleFields != nil {
                 sole = storable
             } else {
                 if let sole {
@@ -101,7 +102,10 @@ struct ChangeWriter {
     init(db: Database, diary: String, batch: StorableBatch) throws {
         self.db = db
         self.diary = diary
-        insertChange = try db.cachedStatement(
+        author = batch.author
+        receivedAt = batch.receivedAt
+        insertChange = try BoundStatement(
+            db,
             sql: """
                 INSERT INTO change (id, diaryId, recordId, type, hlc, author, body, receivedAt, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO NOTHING
@@ -130,18 +134,24 @@ struct ChangeWriter {
 
     /// Writes every record this batch touched: its type and current state.
     mutating func finish() throws {
-        let insert = try db.cachedStatement(sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
-        let update = try db.cachedStatement(sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
+        let insert = try BoundStatement(db, sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
+        let update = try BoundStatement(db, sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
         for pending in records.values where pending.touched {
-            if let row = pending.sole?.soleRecord {
-                try insert.execute(arguments: row)
-                continue
-            }
-            let fields = Data(CurrentFields.bytes(pending.fields))
+            let fields = pending.sole?.soleFields ?? CurrentFields.bytes(pending.fields)
             if pending.exists {
-                try update.execute(arguments: [fields, diary, pending.id])
+                try update.run { values in
+                    values.blob(fields)
+                    values.text(diary)
+                    values.text(pending.id)
+                }
             } else {
-                try insert.execute(arguments: [diary, pending.id, pending.type?.rawValue, fields])
+                try insert.run { values in
+                    values.text(diary)
+                    values.text(pending.id)
+                    // Known once a change was stored into the record; NULL would break the NOT NULL.
+                    if let type = pending.type { values.text(type.rawValue) } else { values.null() }
+                    values.blob(fields)
+                }
             }
         }
         records.removeAll()
@@ -152,7 +162,17 @@ struct ChangeWriter {
         let change = storable.change
         var details: [String: JSONValue] { ["index": .int(Int64(index))] }
         do {
-            try insertChange.execute(arguments: storable.row + [ordinal + 1])
+            try insertChange.run { values in
+                values.text(storable.id)
+                values.text(diary)
+                values.text(storable.record)
+                values.text(change.type.rawValue)
+                values.integer(change.hlc.packed)
+                values.text(author)
+                values.blob(storable.body)
+                values.text(receivedAt)
+                values.integer(ordinal + 1)
+            }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             // UNIQUE (author, hlc): another change with this stamp.
             let other = try String.fetchOne(

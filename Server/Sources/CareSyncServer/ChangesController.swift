@@ -28,11 +28,11 @@ struct ChangesController {
                 .contentTooLarge, "too_many_changes", "a push may carry at most \(configuration.maxChangesPerPush) changes (got \(items.count))")
         }
         let wallMillis = HybridLogicalClock.wallMillisNow()
+        let receivedAt = Date()
         let verifier = ChangeVerifier(key: device.deviceKey)
         // Compared as ids, not as texts: formatting each change's ids would cost more than the check.
         let author = UUID(canonical: device.id)
         let diary = UUID(canonical: device.diaryId)
-        let receivedAt = Date().databaseValue
         var batch: [StorableChange] = []
         batch.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
@@ -68,9 +68,9 @@ struct ChangesController {
                     .unprocessableContent, "invalid_change_signature", "\(label): the signature does not verify with the author's key",
                     details: details)
             }
-            batch.append(StorableChange(received, diary: device.diaryId, author: device.id, receivedAt: receivedAt))
+            batch.append(StorableChange(received))
         }
-        let outcome = try await database.store(StorableBatch(batch), diary: device.diaryId)
+        let outcome = try await database.store(StorableBatch(batch, author: device.id, receivedAt: receivedAt), diary: device.diaryId)
         return ["stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest)]
     }
 

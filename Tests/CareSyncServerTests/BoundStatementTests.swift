@@ -1,0 +1,57 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import CareSyncServer
+
+/// The push's inserts bind values through SQLite's C interface: what they store must be what GRDB
+/// would have stored, and SQLite's refusals must come out as GRDB's errors.
+@Suite struct BoundStatementTests {
+    @Test func storesTextBlobIntegerAndNullAsGiven() throws {
+        let queue = try DatabaseQueue()
+        let row = try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (a TEXT, b BLOB NOT NULL, c INTEGER, d TEXT, e BLOB NOT NULL)")
+            let insert = try BoundStatement(db, sql: "INSERT INTO t (a, b, c, d, e) VALUES (?, ?, ?, ?, ?)")
+            try insert.run { values in
+                values.text("Schmerz „stark“ 😢")
+                values.blob([0, 1, 2, 255])
+                values.integer(Int64.min)
+                values.null()
+                values.blob([])
+            }
+            return try Row.fetchOne(db, sql: "SELECT a, b, c, d, e, typeof(e) AS eType FROM t")
+        }
+        #expect(row?["a"] == "Schmerz „stark“ 😢")
+        #expect(row?["b"] == Data([0, 1, 2, 255]))
+        #expect(row?["c"] == Int64.min)
+        #expect(row?["d"] == DatabaseValue.null)
+        // An empty blob, not NULL (which the column would refuse).
+        #expect(row?["eType"] == "blob")
+        #expect(row?["e"] == Data())
+    }
+
+    @Test func aRefusalIsGRDBsErrorAndTheStatementRunsAgain() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+            let insert = try BoundStatement(db, sql: "INSERT INTO t (id, n) VALUES (?, ?)")
+            try insert.run { values in
+                values.text("a")
+                values.integer(1)
+            }
+            #expect {
+                try insert.run { values in
+                    values.text("a")
+                    values.integer(2)
+                }
+            } throws: { error in
+                (error as? DatabaseError)?.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            try insert.run { values in
+                values.text("b")
+                values.integer(3)
+            }
+            #expect(try Int.fetchAll(db, sql: "SELECT n FROM t ORDER BY id") == [1, 3])
+        }
+    }
+}
