@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SyncCore", targets: ["SyncCore"]),
-        .library(name: "WALCheckpoint", targets: ["WALCheckpoint"]),
+        .library(name: "SQLiteSupport", targets: ["SQLiteSupport"]),
         .library(name: "CareSyncServer", targets: ["CareSyncServer"]),
         .executable(name: "caresync-server", targets: ["caresync-server"]),
         .library(name: "CareSyncClient", targets: ["CareSyncClient"]),
@@ -34,10 +34,11 @@ let package = Package(
             name: "SyncCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
-        // SQLite's write-ahead log copied back into the database on a thread of its own, for the
-        // server's store and the replicas alike.
+        // What the server's store and the replicas alike need of SQLite beyond GRDB: the write-ahead log
+        // copied back into the database on a thread of its own, and statements bound through SQLite's
+        // C interface where a value is bound per change.
         .target(
-            name: "WALCheckpoint",
+            name: "SQLiteSupport",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -48,7 +49,7 @@ let package = Package(
             name: "CareSyncServer",
             dependencies: [
                 "SyncCore",
-                "WALCheckpoint",
+                "SQLiteSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -72,7 +73,7 @@ let package = Package(
             name: "CareSyncClient",
             dependencies: [
                 "SyncCore",
-                "WALCheckpoint",
+                "SQLiteSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -114,9 +115,9 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "WALCheckpointTests",
+            name: "SQLiteSupportTests",
             dependencies: [
-                "WALCheckpoint",
+                "SQLiteSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
-import WALCheckpoint
+import SQLiteSupport
 
 /// Who a device is in one diary, as enrollment told it.
 public struct DeviceIdentity: Sendable, Equatable {
@@ -241,11 +241,16 @@ struct RecordMerger {
 
     /// Stores a signed change in the log (a change the log holds already is left as it is).
     static func log(_ change: Change, body: [UInt8], in db: Database) throws {
-        try db.cachedStatement(
-            sql: "INSERT INTO change (id, recordId, type, hlc, author, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
-        ).execute(arguments: [
-            change.id.canonical, change.record.canonical, change.type.rawValue, change.hlc.packed, change.author.canonical, Data(body),
-        ])
+        try BoundStatement(
+            db, sql: "INSERT INTO change (id, recordId, type, hlc, author, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+        ).run { values in
+            values.text(change.id.canonical)
+            values.text(change.record.canonical)
+            values.text(change.type.rawValue)
+            values.integer(change.hlc.packed)
+            values.text(change.author.canonical)
+            values.blob(body)
+        }
     }
 
     /// Merges a change into its record, reading the record first if it is not loaded.
@@ -287,7 +292,7 @@ struct RecordMerger {
         let deleted: Bool
         let conflicts: Int
         let updatedHLC: Int64
-        let stored: Data
+        let stored: [UInt8]
     }
 
     /// The stored form of every touched record.
@@ -297,7 +302,7 @@ struct RecordMerger {
                 let state = states[id]!
                 return EncodedRecord(
                     id: id.canonical, type: state.type.rawValue, deleted: state.isDeleted, conflicts: state.conflictCount,
-                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, stored: Data(state.storedBytes))
+                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, stored: state.storedBytes)
             }
     }
 
@@ -309,16 +314,22 @@ struct RecordMerger {
     }
 
     static func write(_ records: [EncodedRecord], to db: Database) throws {
-        let statement = try db.cachedStatement(
+        let statement = try BoundStatement(
+            db,
             sql: """
                 INSERT INTO record (id, type, deleted, conflicts, updatedHLC, state) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, conflicts = excluded.conflicts,
                     updatedHLC = excluded.updatedHLC, state = excluded.state
                 """)
         for record in records {
-            try statement.execute(arguments: [
-                record.id, record.type, record.deleted, record.conflicts, record.updatedHLC, record.stored,
-            ])
+            try statement.run { values in
+                values.text(record.id)
+                values.text(record.type)
+                values.integer(record.deleted ? 1 : 0)
+                values.integer(Int64(record.conflicts))
+                values.integer(record.updatedHLC)
+                values.blob(record.stored)
+            }
         }
     }
 }
@@ -330,7 +341,7 @@ extension RecordMerger.EncodedRecord {
         let change = received.change
         self.init(
             id: change.record.canonical, type: change.type.rawValue, deleted: change.fields[RecordSchema.deleted.name]?.boolValue ?? false,
-            conflicts: 0, updatedHLC: change.hlc.packed, stored: Data(stored))
+            conflicts: 0, updatedHLC: change.hlc.packed, stored: stored)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SQLiteSupport
 import SyncCore
 
 /// A verified change and the values storing it takes, made on the thread that verified it: the

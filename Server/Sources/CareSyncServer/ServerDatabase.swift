@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import SyncCore
-import WALCheckpoint
+import SQLiteSupport
 
 /// The server's SQLite database: a WAL `DatabasePool` with `synchronous=FULL`, so that a change is on
 /// disk before its push is acknowledged. Every write is one transaction: a push batch commits whole or

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Testing
-import WALCheckpoint
+import SQLiteSupport
 
 @Suite("Checkpoints on a thread of their own")
 struct WALCheckpointerTests {

@@ -4,25 +4,25 @@ import GRDBSQLite
 /// A statement of GRDB's cache, run through SQLite's C interface with values bound straight from Swift's
 /// own storage (GRDB's "Raw SQLite Pointers"; GRDB still owns the statement and finalizes it).
 ///
-/// For the two inserts a push makes per change, on the database's one writer thread. GRDB's
-/// `StatementArguments` box each value as an existential and copy it into an array before binding it:
-/// measured on the log's insert of 200,000 changes, 15.4–15.8 µs per change through them against
-/// 11.9–13.3 µs bound directly, and 1.6–3.7 µs more to make the arguments (docs/PERFORMANCE.md).
+/// For the inserts made per change: a push's two on the server's one writer thread, a pull's two in a
+/// replica. GRDB's `StatementArguments` box each value as an existential and copy it into an array before
+/// binding it: measured on the log's insert of 200,000 changes, 15.4–15.8 µs per change through them
+/// against 11.9–13.3 µs bound directly, and 1.6–3.7 µs more to make the arguments (docs/PERFORMANCE.md).
 ///
-/// Nothing of GRDB's bookkeeping is skipped that these statements need: they run inside a transaction
-/// GRDB began, observe no region, and change neither the schema nor the transaction. A failure throws
+/// Use it only for statements that need nothing of GRDB's bookkeeping: run inside a transaction GRDB
+/// began, observed by no region, changing neither the schema nor the transaction. A failure throws
 /// GRDB's `DatabaseError`, with SQLite's extended result code, as GRDB would.
-struct BoundStatement {
+public struct BoundStatement {
     private let db: Database
     private let statement: Statement
 
-    init(_ db: Database, sql: String) throws {
+    public init(_ db: Database, sql: String) throws {
         self.db = db
         statement = try db.cachedStatement(sql: sql)
     }
 
     /// Binds the values `bind` gives, in order, and runs the statement to its end.
-    func run(_ bind: (inout Values) -> Void) throws {
+    public func run(_ bind: (inout Values) -> Void) throws {
         let handle = statement.sqliteStatement
         // Clears the last run, whatever it ended with; every binding is replaced below.
         sqlite3_reset(handle)
@@ -38,7 +38,7 @@ struct BoundStatement {
 
     /// The statement's parameters, bound one after the other. Texts and blobs are copied by SQLite
     /// (`SQLITE_TRANSIENT`), so nothing here has to outlive the call.
-    struct Values {
+    public struct Values {
         fileprivate let handle: SQLiteStatement
         private var index: Int32 = 0
         /// The first binding SQLite refused (only a value over its size limit could be), run instead
@@ -49,13 +49,13 @@ struct BoundStatement {
             self.handle = handle
         }
 
-        mutating func text(_ value: String) {
+        public mutating func text(_ value: String) {
             let index = next()
             var value = value
             check(value.withUTF8 { bytes in sqlite3_bind_text(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient) })
         }
 
-        mutating func blob(_ value: [UInt8]) {
+        public mutating func blob(_ value: [UInt8]) {
             let index = next()
             // An empty array may have no storage, and a null pointer would bind NULL, not an empty blob.
             check(
@@ -64,11 +64,11 @@ struct BoundStatement {
                     : value.withUnsafeBytes { bytes in sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.transient) })
         }
 
-        mutating func integer(_ value: Int64) {
+        public mutating func integer(_ value: Int64) {
             check(sqlite3_bind_int64(handle, next(), value))
         }
 
-        mutating func null() {
+        public mutating func null() {
             check(sqlite3_bind_null(handle, next()))
         }
 

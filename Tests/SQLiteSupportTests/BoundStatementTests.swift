@@ -1,10 +1,9 @@
 import Foundation
 import GRDB
+import SQLiteSupport
 import Testing
 
-@testable import CareSyncServer
-
-/// The push's inserts bind values through SQLite's C interface: what they store must be what GRDB
+/// A push's and a pull's inserts bind values through SQLite's C interface: what they store must be what GRDB
 /// would have stored, and SQLite's refusals must come out as GRDB's errors.
 @Suite struct BoundStatementTests {
     @Test func storesTextBlobIntegerAndNullAsGiven() throws {
