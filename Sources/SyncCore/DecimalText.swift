@@ -11,10 +11,34 @@ public struct DecimalText: Hashable, Sendable, Comparable, CustomStringConvertib
     /// At most this many digits before the point.
     public static let maxIntegerDigits = 7
 
-    /// Accepts the canonical text only.
+    /// Accepts the canonical text only: exactly the texts that `init(parsing:)` leaves as they are.
+    /// Read byte by byte, since every decimal a push or a pull carries is checked with it.
     public init?(canonical text: String) {
-        guard let parsed = DecimalText(parsing: text), parsed.text == text else { return nil }
-        self = parsed
+        var integerDigits = 0
+        var fractionDigits: Int?
+        var last: UInt8 = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard fractionDigits == nil, integerDigits > 0 else { return nil }
+                fractionDigits = 0
+            } else {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                if let digits = fractionDigits {
+                    fractionDigits = digits + 1
+                } else {
+                    // No leading zero, but the one of "0" or "0.5".
+                    guard !(integerDigits == 1 && last == UInt8(ascii: "0")) else { return nil }
+                    integerDigits += 1
+                }
+            }
+            last = byte
+        }
+        guard integerDigits > 0, integerDigits <= Self.maxIntegerDigits else { return nil }
+        if let fractionDigits {
+            // No point without digits after it, and no trailing zero after them.
+            guard fractionDigits > 0, fractionDigits <= Self.maxFractionDigits, last != UInt8(ascii: "0") else { return nil }
+        }
+        self.text = text
     }
 
     /// Accepts what a person types ("37,5" is not accepted, "37.50", "037.5" and ".5" are) and
@@ -25,7 +49,7 @@ public struct DecimalText: Hashable, Sendable, Comparable, CustomStringConvertib
         var integer = Substring(parts[0])
         var fraction = parts.count == 2 ? Substring(parts[1]) : ""
         guard !(integer.isEmpty && fraction.isEmpty) else { return nil }
-        guard integer.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit) else { return nil }
+        guard integer.allSatisfy({ $0.isASCIIDigit }), fraction.allSatisfy({ $0.isASCIIDigit }) else { return nil }
         while integer.count > 1, integer.first == "0" { integer = integer.dropFirst() }
         if integer.isEmpty { integer = "0" }
         while fraction.last == "0" { fraction = fraction.dropLast() }

@@ -262,7 +262,7 @@ extension RecordState {
     /// path is needed: a change that lists stamps as seen, clears a field or sets none.
     public static func storedBytes(ofNewRecordFrom received: ReceivedChange) -> [UInt8]? {
         let change = received.change
-        guard !change.fields.isEmpty, change.seen.values.allSatisfy(\.isEmpty), !change.fields.values.contains(where: \.isNull),
+        guard !change.fields.isEmpty, change.seen.values.allSatisfy({ $0.isEmpty }), !change.fields.values.contains(where: { $0.isNull }),
             change.fields.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
         else { return nil }
         let values = received.canonicalFields

@@ -142,6 +142,29 @@ struct RecordValidationTests {
         }
     }
 
+    /// A value is canonical exactly when normalising it leaves it as it is: every text of up to 8
+    /// characters over "0", "1", ".", "x", and every digit count around the limits.
+    @Test func aCanonicalDecimalIsOneThatNormalisingLeavesAsItIs() {
+        var texts = [""]
+        var previous = [""]
+        for _ in 1...8 {
+            previous = previous.flatMap { text in ["0", "1", ".", "x"].map { text + $0 } }
+            texts += previous
+        }
+        for integer in 6...8 {
+            for fraction in 0...5 {
+                let digits = String(repeating: "9", count: integer)
+                texts += [digits, "1" + String(repeating: "0", count: integer - 1)].map {
+                    fraction == 0 ? $0 : $0 + "." + String(repeating: "5", count: fraction)
+                }
+            }
+        }
+        texts += ["0.5", "٣", "１", "3.٥", "+1", "1 "]
+        for text in texts {
+            #expect((DecimalText(canonical: text) != nil) == (DecimalText(parsing: text)?.text == text), "\(text)")
+        }
+    }
+
     @Test func everyVocabularySiteIsValidAndSidesAreOnlyOnPairedBones() {
         #expect(BodySite.allSites.count == BodySite.pairedBones.count * 2 + BodySite.unpairedBones.count)
         for site in BodySite.allSites { #expect(BodySite(site)?.text == site) }
