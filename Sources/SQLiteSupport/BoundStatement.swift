@@ -1,13 +1,15 @@
 import GRDB
 import GRDBSQLite
 
-/// A statement of GRDB's cache, run through SQLite's C interface with values bound straight from Swift's
-/// own storage (GRDB's "Raw SQLite Pointers"; GRDB still owns the statement and finalizes it).
+/// A statement of GRDB's cache, run through SQLite's C interface: values bound straight from Swift's own
+/// storage, rows read straight into Swift values (GRDB's "Raw SQLite Pointers"; GRDB still owns the
+/// statement and finalizes it).
 ///
-/// For the inserts made per change: a push's two on the server's one writer thread, a pull's two in a
-/// replica. GRDB's `StatementArguments` box each value as an existential and copy it into an array before
-/// binding it: measured on the log's insert of 200,000 changes, 15.4–15.8 µs per change through them
-/// against 11.9–13.3 µs bound directly, and 1.6–3.7 µs more to make the arguments (docs/PERFORMANCE.md).
+/// For the statements run once per change: a push's two inserts on the server's one writer thread and
+/// its outbox reads and deletions on the device, a pull's two inserts in a replica. GRDB's
+/// `StatementArguments` box each value as an existential and copy it into an array before binding it:
+/// measured on the log's insert of 200,000 changes, 15.4–15.8 µs per change through them against
+/// 11.9–13.3 µs bound directly, and 1.6–3.7 µs more to make the arguments (docs/PERFORMANCE.md).
 ///
 /// Use it only for statements that need nothing of GRDB's bookkeeping: run inside a transaction GRDB
 /// began, observed by no region, changing neither the schema nor the transaction. A failure throws
@@ -23,16 +25,46 @@ public struct BoundStatement {
 
     /// Binds the values `bind` gives, in order, and runs the statement to its end.
     public func run(_ bind: (inout Values) -> Void) throws {
+        try forEachRow(bind) { _ in }
+    }
+
+    /// Binds the values `bind` gives, in order, and runs the statement, handing `row` each row it
+    /// returns. A row's columns are valid only during the call.
+    public func forEachRow(_ bind: (inout Values) -> Void, _ row: (Columns) throws -> Void) throws {
         let handle = statement.sqliteStatement
         // Clears the last run, whatever it ended with; every binding is replaced below.
         sqlite3_reset(handle)
         var values = Values(handle: handle)
         bind(&values)
         var code = values.failure ?? sqlite3_step(handle)
-        while code == SQLITE_ROW { code = sqlite3_step(handle) }
+        while code == SQLITE_ROW {
+            try row(Columns(handle: handle))
+            code = sqlite3_step(handle)
+        }
         guard code == SQLITE_DONE else {
             throw DatabaseError(
                 resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
+        }
+    }
+
+    /// The columns of the current row, by their position in the statement's result (from 0), read
+    /// into Swift values without a row of GRDB's in between.
+    public struct Columns {
+        fileprivate let handle: SQLiteStatement
+
+        public func integer(_ column: Int32) -> Int64 {
+            sqlite3_column_int64(handle, column)
+        }
+
+        public func text(_ column: Int32) -> String {
+            // The text first, then its length in bytes, as SQLite asks.
+            guard let text = sqlite3_column_text(handle, column) else { return "" }
+            return String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column))), as: UTF8.self)
+        }
+
+        public func blob(_ column: Int32) -> [UInt8] {
+            guard let blob = sqlite3_column_blob(handle, column) else { return [] }
+            return Array(UnsafeRawBufferPointer(start: blob, count: Int(sqlite3_column_bytes(handle, column))))
         }
     }
 

@@ -53,4 +53,22 @@ import Testing
             #expect(try Int.fetchAll(db, sql: "SELECT n FROM t ORDER BY id") == [1, 3])
         }
     }
+
+    @Test func readsEachRowsColumnsAsStored() throws {
+        let queue = try DatabaseQueue()
+        let rows = try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (n INTEGER, a TEXT, b BLOB)")
+            try db.execute(sql: "INSERT INTO t VALUES (1, 'Schmerz „stark“ 😢', x'00ff'), (2, '', x''), (3, NULL, NULL)")
+            var rows: [(Int64, String, [UInt8])] = []
+            try BoundStatement(db, sql: "SELECT n, a, b FROM t WHERE n >= ? ORDER BY n").forEachRow { values in
+                values.integer(1)
+            } _: { row in
+                rows.append((row.integer(0), row.text(1), row.blob(2)))
+            }
+            return rows
+        }
+        #expect(rows.map(\.0) == [1, 2, 3])
+        #expect(rows.map(\.1) == ["Schmerz „stark“ 😢", "", ""])
+        #expect(rows.map(\.2) == [[0, 255], [], []])
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SQLiteSupport
 import SyncCore
 
 /// The changes this device made that the server has not acknowledged yet. They leave the outbox only
@@ -9,16 +10,22 @@ extension Replica {
     /// made on the caller's thread: handing it to GRDB's reader queue and back costs more.
     func outboxBatch(after position: Int64, limit: Int) throws(ClientError) -> [QueuedChange] {
         try read { db in
-            try Row.fetchAll(
-                // Outbox rowids follow the order changes were queued in; reading them in that order touches
-                // only the rows returned (ordering by change.seq would sort the whole outbox every batch).
-                db.cachedStatement(
-                    sql: """
-                        SELECT outbox.rowid AS position, change.id, change.body FROM outbox JOIN change ON change.id = outbox.changeId
-                        WHERE outbox.rowid > ? ORDER BY outbox.rowid LIMIT ?
-                        """),
-                arguments: [position, limit]
-            ).map { QueuedChange(id: $0["id"], position: $0["position"], body: Array($0["body"] as Data)) }
+            var queued: [QueuedChange] = []
+            // Outbox rowids follow the order changes were queued in; reading them in that order touches
+            // only the rows returned (ordering by change.seq would sort the whole outbox every batch).
+            try BoundStatement(
+                db,
+                sql: """
+                    SELECT outbox.rowid, change.id, change.body FROM outbox JOIN change ON change.id = outbox.changeId
+                    WHERE outbox.rowid > ? ORDER BY outbox.rowid LIMIT ?
+                    """
+            ).forEachRow { values in
+                values.integer(position)
+                values.integer(Int64(limit))
+            } _: { row in
+                queued.append(QueuedChange(id: row.text(1), position: row.integer(0), body: row.blob(2)))
+            }
+            return queued
         }
     }
 
@@ -30,8 +37,8 @@ extension Replica {
     /// are pushed again and the server counts them as duplicates.
     func acknowledge(_ ids: [String], at date: Date = Date()) async throws(ClientError) {
         try await asyncWriteWithoutFsync { db in
-            let statement = try db.cachedStatement(sql: "DELETE FROM outbox WHERE changeId = ?")
-            for id in ids { try statement.execute(arguments: [id]) }
+            let statement = try BoundStatement(db, sql: "DELETE FROM outbox WHERE changeId = ?")
+            for id in ids { try statement.run { values in values.text(id) } }
             try db.cachedStatement(sql: "UPDATE identity SET lastPushAt = ? WHERE id = 1").execute(arguments: [date])
         }
     }
