@@ -32,8 +32,10 @@ public struct BoundStatement {
     /// returns. A row's columns are valid only during the call.
     public func forEachRow(_ bind: (inout Values) -> Void, _ row: (Columns) throws -> Void) throws {
         let handle = statement.sqliteStatement
-        // Clears the last run, whatever it ended with; every binding is replaced below.
+        // Clears the last run, whatever it ended with; every binding is replaced below. Reset again when
+        // done, so that no read stays open past the call, whether it ended or threw.
         sqlite3_reset(handle)
+        defer { sqlite3_reset(handle) }
         var values = Values(handle: handle)
         bind(&values)
         var code = values.failure ?? sqlite3_step(handle)

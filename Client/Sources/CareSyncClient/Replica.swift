@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import SyncCore
 import SQLiteSupport
+import SyncCore
 
 /// Who a device is in one diary, as enrollment told it.
 public struct DeviceIdentity: Sendable, Equatable {

@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 import Synchronization
-import SyncCore
 import SQLiteSupport
+import SyncCore
 
 /// The server's SQLite database: a WAL `DatabasePool` with `synchronous=FULL`, so that a change is on
 /// disk before its push is acknowledged. Every write is one transaction: a push batch commits whole or
