@@ -50,7 +50,8 @@ public struct BoundStatement {
     }
 
     /// The columns of the current row, by their position in the statement's result (from 0), read
-    /// into Swift values without a row of GRDB's in between.
+    /// into Swift values without a row of GRDB's in between. A NULL reads as 0, an empty text or an
+    /// empty blob: read only columns that cannot hold one where the difference matters.
     public struct Columns {
         fileprivate let handle: SQLiteStatement
 
