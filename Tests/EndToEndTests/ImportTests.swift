@@ -133,11 +133,7 @@ import Testing
     @Test func aPushOfSeveralBatchesDeliversEveryChangeOnce() async throws {
         try await withFamily({ try await Family.parents() }) { family in
             let count = 2_345
-            var text = "type,started,sites,pain,notes\r\n"
-            for index in 0..<count { text += "flare,2025-03-15,tibia-left,\(index % 11),entry \(index)\r\n" }
-            let file = family.folder.path("batches.csv")
-            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
-            try await family.ok("mum", "import", "--format", "csv", file)
+            try await importNumberedFlares(count, into: family)
             let pushed = try JSONSerialization.jsonObject(with: Data(try await family.ok("mum", "push", "--json").utf8)) as? [String: Any]
             #expect(pushed?["pushed"] as? Int == count)
             #expect(pushed?["duplicates"] as? Int == 0)
@@ -158,11 +154,7 @@ import Testing
         try await withFamily({ try await Family.parents() }) { family in
             // Four batches: 1,000, 1,000, 1,000 and 500 changes.
             let count = 3_500
-            var text = "type,started,sites,pain,notes\r\n"
-            for index in 0..<count { text += "flare,2025-03-15,tibia-left,\(index % 11),entry \(index)\r\n" }
-            let file = family.folder.path("refused.csv")
-            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
-            try await family.ok("mum", "import", "--format", "csv", file)
+            try await importNumberedFlares(count, into: family)
 
             // The second batch's 500th change, altered after it was signed, stands for any change the
             // server refuses: its signature no longer verifies.
@@ -197,5 +189,14 @@ import Testing
                 #expect(!stored.contains("entry \(index)"), "entry \(index) was stored")
             }
         }
+    }
+
+    /// Mum imports `count` flares whose notes say "entry 0", "entry 1", … in that order.
+    private func importNumberedFlares(_ count: Int, into family: Family) async throws {
+        var text = "type,started,sites,pain,notes\r\n"
+        for index in 0..<count { text += "flare,2025-03-15,tibia-left,\(index % 11),entry \(index)\r\n" }
+        let file = family.folder.path("numbered.csv")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        try await family.ok("mum", "import", "--format", "csv", file)
     }
 }
