@@ -97,7 +97,8 @@ final class ServerProcess: @unchecked Sendable {
         self.database = database
         self.log = log
         self.scheme = scheme
-        FileManager.default.createFile(atPath: log, contents: nil)
+        // Had it failed, opening the file below throws.
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         output.seekToEndOfFile()
         process.executableURL = Binaries.server
