@@ -15,11 +15,9 @@ import GRDBSQLite
 /// began, observed by no region, changing neither the schema nor the transaction. A failure throws
 /// GRDB's `DatabaseError`, with SQLite's extended result code, as GRDB would.
 public struct BoundStatement {
-    private let db: Database
     private let statement: Statement
 
     public init(_ db: Database, sql: String) throws {
-        self.db = db
         statement = try db.cachedStatement(sql: sql)
     }
 
@@ -45,7 +43,7 @@ public struct BoundStatement {
         }
         guard code == SQLITE_DONE else {
             throw DatabaseError(
-                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: statement.sql)
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))), sql: statement.sql)
         }
     }
 
