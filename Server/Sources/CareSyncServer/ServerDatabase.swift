@@ -15,6 +15,8 @@ public final class ServerDatabase: Sendable {
     public let epoch: String
     /// Copies the log into the database file on a thread of its own, so that no push waits for it.
     let checkpointer: WALCheckpointer
+    /// The connection that reads the device of every request (`device(id:)`), beside the pool.
+    private let deviceReader: DatabaseQueue
 
     public init(path: String) throws {
         let checkpointer = WALCheckpointer(path: path)
@@ -30,6 +32,9 @@ public final class ServerDatabase: Sendable {
         self.path = path
         pool = try DatabasePool(path: path, configuration: configuration)
         try ServerSchema.migrator.migrate(pool)
+        var readerConfiguration = Configuration()
+        readerConfiguration.busyMode = .timeout(10)
+        deviceReader = try DatabaseQueue(path: path, configuration: readerConfiguration)
         epoch = try pool.write { db in
             if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM serverIdentity") == 0 {
                 try db.execute(sql: "INSERT INTO serverIdentity (id, epoch) VALUES (1, ?)", arguments: [UUID.version7().canonical])
@@ -93,10 +98,14 @@ public final class ServerDatabase: Sendable {
 
     /// Read on the caller's thread, as `pull` is: a short indexed read in WAL mode never waits for a
     /// writer, and costs less than handing it to GRDB's reader queues and back (measured with 50 devices
-    /// syncing at once: 19–38 ms of waiting for each 0.1 ms read). Its statement is prepared once per
-    /// connection, as every request reads it.
+    /// syncing at once: 19–38 ms of waiting for each 0.1 ms read). It is one statement, so SQLite reads
+    /// it from one snapshot without a transaction around it; on a connection of its own, it skips the
+    /// pool's reader checkout and the transaction and schema check of `read`, which made it 7 % of the
+    /// CPU of 50 devices syncing at once (docs/PERFORMANCE.md).
     func device(id: String) throws -> Device? {
-        try pool.read { db in try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id]) }
+        try deviceReader.inDatabase { db in
+            try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id])
+        }
     }
 
     func devices(diary: String) async throws -> [Device] {
