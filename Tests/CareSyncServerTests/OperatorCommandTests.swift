@@ -104,6 +104,17 @@ struct OperatorCommandTests {
         }
     }
 
+    /// Pages of the diary stay in the server's own files: a push's savepoint journal, or any other
+    /// temporary table, is kept in memory on every connection, never spilled to the system's temporary
+    /// folder (SQLite's default, /var/tmp, past 64 KiB).
+    @Test func temporaryPagesStayInMemoryOnEveryConnection() throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        let memory = 2
+        #expect(try harness.database.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == memory)
+        #expect(try harness.database.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == memory)
+    }
+
     @Test func backupTakenDuringPushesIsConsistentAndHasANewEpoch() async throws {
         try await withServer { harness, client in
             var (owner, _, _) = try await client.family(harness)

@@ -27,6 +27,10 @@ public final class ServerDatabase: Sendable {
         configuration.prepareDatabase { db in
             // Durable on acknowledgement: a kill -9 or power loss right after a push loses nothing.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // A push's savepoint journals the pages it changes; past 64 KiB, SQLite would spill that
+            // journal, medical records included, to a file in the system's temporary folder (/var/tmp),
+            // created and deleted for every push. Kept in memory, it is freed as the savepoint ends.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
             checkpointer.watch(db)
         }
         self.path = path
