@@ -15,6 +15,18 @@ struct RequestSignatureTests {
         #expect(headers.signature == "caresync=:Pdf0dXKajNuZ45ep+yNatKwU8aAEGWTHHojT+mTpays=:")
     }
 
+    /// A device's nonce is 128 random bits as 32 hex digits (docs/PROTOCOL.md allows 16–64 characters): over 2,000 nonces,
+    /// no two alike, and each of the 32 positions takes at least 15 of the 16 digits.
+    @Test func noncesAre32HexDigitsOfFreshRandomness() {
+        let nonces = (0..<2_000).map { _ in RequestSignature.makeNonce() }
+        #expect(Set(nonces).count == nonces.count)
+        #expect(nonces.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { Array("0123456789abcdef".utf8).contains($0) } })
+        for position in 0..<32 {
+            let digits = Set(nonces.map { Array($0.utf8)[position] })
+            #expect(digits.count >= 15, "position \(position) took only \(digits.count) digits")
+        }
+    }
+
     @Test func signedHeadersParseAndVerifyAndAnyOtherRequestFails() throws {
         let body = Array(#"{"changes":[]}"#.utf8)
         let headers = RequestSignature.sign(method: "POST", path: path, query: "a=1", body: body, key: Fixture.key, keyID: device, created: 42)
