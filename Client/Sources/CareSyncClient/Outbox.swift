@@ -9,7 +9,7 @@ extension Replica {
     /// The oldest queued changes after an outbox position, as their signed wire bytes. A short read,
     /// made on the caller's thread: handing it to GRDB's reader queue and back costs more.
     func outboxBatch(after position: Int64, limit: Int) throws(ClientError) -> [QueuedChange] {
-        try read { db in
+        try readOneStatement { db in
             var queued: [QueuedChange] = []
             // Outbox rowids follow the order changes were queued in; reading them in that order touches
             // only the rows returned (ordering by change.seq would sort the whole outbox every batch).
@@ -30,7 +30,7 @@ extension Replica {
     }
 
     func outboxCount() throws(ClientError) -> Int {
-        try read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox")) ?? 0 }
+        try readOneStatement { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox")) ?? 0 }
     }
 
     /// Removes what the server acknowledged. Without an fsync: if a power failure undoes it, the changes

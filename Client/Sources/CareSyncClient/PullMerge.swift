@@ -10,7 +10,7 @@ struct PullPosition: Sendable, Equatable {
 
 extension Replica {
     func pullPosition() throws(ClientError) -> PullPosition {
-        try read { db in
+        try readOneStatement { db in
             let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT epoch, cursor FROM identity WHERE id = 1"))!
             return PullPosition(epoch: row["epoch"], cursor: row["cursor"])
         }

@@ -90,6 +90,13 @@ final class Replica: Sendable {
         do { return try pool.read(body) } catch { throw Self.failure(error, "read") }
     }
 
+    /// A read of one statement, for the reads of every sync. SQLite runs a statement on a snapshot of its
+    /// own, so it needs no transaction around it; `read` would open and close one with two statements more
+    /// (BEGIN and COMMIT, prepared each time). A body of several statements must use `read`.
+    func readOneStatement<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
+        do { return try pool.unsafeRead(body) } catch { throw Self.failure(error, "read") }
+    }
+
     /// A write on GRDB's writer queue (sync traffic awaits the writer without holding one of Swift's few
     /// cooperative threads, so many devices in one process keep moving) whose loss in a power failure
     /// costs only a repeat, because the server holds what it records: a pulled page (pulled again) or an
