@@ -27,15 +27,17 @@ public final class ServerDatabase: Sendable {
         configuration.prepareDatabase { db in
             // Durable on acknowledgement: a kill -9 or power loss right after a push loses nothing.
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            // A push's savepoint journals the pages it changes; past 64 KiB, SQLite would spill that
-            // journal, medical records included, to a file in the system's temporary folder (/var/tmp),
-            // created and deleted for every push. Kept in memory, it is freed as the savepoint ends.
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
             checkpointer.watch(db)
         }
         self.path = path
         pool = try DatabasePool(path: path, configuration: configuration)
         try ServerSchema.migrator.migrate(pool)
+        // A push's savepoint journals the pages it changes; past 64 KiB, SQLite would spill that journal,
+        // medical records included, to a file in the system's temporary folder (/var/tmp), created and
+        // deleted for every push. On the writer, after the migrations (whose index builds may sort more
+        // than memory should hold), it is kept in memory and freed as the savepoint ends. The readers keep
+        // SQLite's default, so that `verify` sorts a large diary in temporary files, in flat memory.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
         var readerConfiguration = Configuration()
         readerConfiguration.busyMode = .timeout(10)
         deviceReader = try DatabaseQueue(path: path, configuration: readerConfiguration)
