@@ -143,3 +143,75 @@ final class ServerProcess: @unchecked Sendable {
 struct ServerStartError: Error, CustomStringConvertible {
     let description: String
 }
+
+/// A blocking TCP connection to a server on 127.0.0.1, for a test that must know what the server has
+/// read: on loopback, a `write` puts the bytes straight into the server's receive queue.
+struct RawConnection {
+    let descriptor: Int32
+    let serverPort: Int
+
+    init(port: Int) throws {
+        serverPort = port
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard descriptor >= 0, connected == 0 else { throw RawConnectionError(description: "cannot connect to 127.0.0.1:\(port): errno \(errno)") }
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let written = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            guard written > 0 else { throw RawConnectionError(description: "write failed: errno \(errno)") }
+            sent += written
+        }
+    }
+
+    /// Everything the server sends until it closes the connection.
+    func receiveAll() -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { return received }
+            received += buffer[..<count]
+        }
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
+
+    /// Waits until the server has read every byte sent so far: its end of this connection has an empty
+    /// receive queue in /proc/net/tcp.
+    func waitUntilTheServerHasReadEverything(timeout: Duration = .seconds(20)) async throws {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        let clientPort = Int(UInt16(bigEndian: address.sin_port))
+        let serverEnd = String(format: "0100007F:%04X 0100007F:%04X", serverPort, clientPort)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            // Read to its end: `String(contentsOfFile:)` returned only its first 4 KB (procfs files report no size).
+            guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else { throw RawConnectionError(description: "no /proc/net/tcp") }
+            let table = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+            try file.close()
+            // Columns: sl, local address, remote address, state, tx_queue:rx_queue, ...
+            if let line = table.split(separator: "\n").first(where: { $0.contains(serverEnd) }) {
+                let queues = line.split(separator: " ")[4].split(separator: ":")
+                if queues.count == 2, Int(queues[1], radix: 16) == 0 { return }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw RawConnectionError(description: "the server did not read what was sent within \(timeout)")
+    }
+}
+
+struct RawConnectionError: Error, CustomStringConvertible {
+    let description: String
+}
