@@ -115,6 +115,20 @@ struct OperatorCommandTests {
         #expect(try harness.database.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == fileOrDefault)
     }
 
+    /// `serve` closes the database as it stops: the log is copied into the file and removed, even while
+    /// something else still holds the database, and everything is there when it opens again.
+    @Test func closingLeavesTheWholeDatabaseInItsFileAndNoLog() async throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        let (diary, _) = try harness.database.createDiary(name: "Before closing")
+        let path = harness.database.path
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+        try harness.database.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+        #expect(try await ServerDatabase(path: path).diaryName(diary) == "Before closing")
+    }
+
     @Test func backupTakenDuringPushesIsConsistentAndHasANewEpoch() async throws {
         try await withServer { harness, client in
             var (owner, _, _) = try await client.family(harness)

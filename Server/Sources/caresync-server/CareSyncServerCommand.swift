@@ -66,6 +66,12 @@ struct Serve: AsyncParsableCommand {
         } catch let error as TLSSetupError {
             throw ValidationError(error.description)
         }
+        do {
+            try store.close()
+        } catch {
+            logger.warning(
+                "the database did not close cleanly; its log stays beside it and is replayed at the next start", metadata: ["error": "\(error)"])
+        }
         logger.info("server stopped")
     }
 }
