@@ -77,6 +77,98 @@ import Testing
         }
     }
 
+    /// Until version 3 of its schema a replica queued changes by their text id; it opens with every one
+    /// still queued, pushes each once, and the other parent pulls exactly those.
+    @Test func aReplicaThatQueuedByChangeIdPushesEveryQueuedChangeOnce() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let home = family.home("mum")
+            do {
+                let mum = try DiaryDevice(home: ClientHome(path: home))
+                try mum.add(.flare, fields: ["started": "2026-03-01", "sites": ["spine"], "pain": 2])
+                try await mum.push()
+                for day in 2...4 {
+                    try mum.add(.flare, fields: ["started": .string("2026-03-0\(day)"), "sites": ["rib-left"], "pain": .int(Int64(day))])
+                }
+            }
+            let file = try Self.replicaPath(home: home)
+            try Self.queueByChangeId(file)
+            let mum = try DiaryDevice(home: ClientHome(path: home))
+            #expect(try mum.status().pending == 3)
+            let columns = try await DatabaseQueue(path: file).read { db in try db.columns(in: "outbox").map(\.name) }
+            #expect(columns == ["seq"])
+            let pushed = try await mum.push()
+            #expect(pushed.sent == 3 && pushed.duplicates == 0, "\(pushed)")
+            #expect(try await mum.push().sent == 0)
+            let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
+            #expect(try await dad.pull().received == 4)
+            #expect(try dad.records().map(\.id).sorted() == mum.records().map(\.id).sorted())
+        }
+    }
+
+    /// A queued change missing from the log (only possible with foreign keys off) stops the upgrade
+    /// with an error naming it, and the replica stays as it was: nothing queued is dropped.
+    @Test func anOutboxRowWithoutItsChangeStopsTheUpgradeAndIsKept() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let home = family.home("mum")
+            do {
+                let mum = try DiaryDevice(home: ClientHome(path: home))
+                try mum.add(.flare, fields: ["started": "2026-03-01", "sites": ["spine"], "pain": 2])
+            }
+            let file = try Self.replicaPath(home: home)
+            try Self.queueByChangeId(file)
+            var unchecked = Configuration()
+            unchecked.foreignKeysEnabled = false
+            try await DatabaseQueue(path: file, configuration: unchecked).write { db in
+                try db.execute(sql: "INSERT INTO outbox (changeId) VALUES ('0193a5c0-0000-7000-8000-000000000099')")
+            }
+            #expect {
+                try DiaryDevice(home: ClientHome(path: home))
+            } throws: { error in
+                "\(error)".contains("the outbox queues 2 changes, 1 of them missing from the change log; the replica was left as it was")
+            }
+            let queued = try await DatabaseQueue(path: file).read { db in try String.fetchAll(db, sql: "SELECT changeId FROM outbox") }
+            #expect(queued.count == 2)
+        }
+    }
+
+    /// A local edit is stamped after every change the replica holds, pulled ones included, and after the
+    /// clock a replica kept in its identity row until version 3.
+    @Test func anEditIsStampedAfterEveryChangeHeldAndAfterTheClockKept() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            // Dad's clock, as an older replica kept it, is two minutes ahead of the wall clock.
+            let ahead = HLC(millis: HybridLogicalClock.wallMillisNow() + 120_000, counter: 0)
+            try await DatabaseQueue(path: try Self.replicaPath(home: family.home("dad"))).write { db in
+                try db.execute(sql: "UPDATE identity SET clock = ?", arguments: [ahead.packed])
+            }
+            let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
+            let dadsFlare = try dad.add(.flare, fields: ["started": "2026-03-01", "sites": ["spine"], "pain": 2])
+            let dadsStamp = try #require(try dad.record(dadsFlare)).updated
+            #expect(dadsStamp > ahead)
+            try await dad.push()
+
+            let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
+            #expect(try await mum.pull().received == 1)
+            let mumsFlare = try mum.add(.flare, fields: ["started": "2026-03-02", "sites": ["rib-left"], "pain": 3])
+            #expect(try #require(try mum.record(mumsFlare)).updated > dadsStamp)
+            try mum.update(dadsFlare, fields: ["pain": 4])
+            #expect(try #require(try mum.record(dadsFlare)).values["pain"] == 4)
+        }
+    }
+
+    /// Rewrites a replica's outbox as version 2 of the schema kept it: keyed by the change's text id.
+    static func queueByChangeId(_ file: String) throws {
+        try DatabaseQueue(path: file).write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE oldOutbox (changeId TEXT PRIMARY KEY REFERENCES change(id));
+                    INSERT INTO oldOutbox (changeId) SELECT change.id FROM outbox JOIN change USING (seq) ORDER BY seq;
+                    DROP TABLE outbox;
+                    ALTER TABLE oldOutbox RENAME TO outbox;
+                    DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%';
+                    """)
+        }
+    }
+
     static func replicaPath(home: String) throws -> String {
         let files = try #require(FileManager.default.enumerator(atPath: home)).compactMap { $0 as? String }
         return home + "/" + (try #require(files.first { $0.hasSuffix("replica.sqlite") }))

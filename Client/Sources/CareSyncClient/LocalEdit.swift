@@ -32,12 +32,11 @@ extension Replica {
             )
         }
         return try write { db -> [Change] in
-            var clock = HybridLogicalClock(
-                last: HLC(packed: try Int64.fetchOne(db.cachedStatement(sql: "SELECT clock FROM identity WHERE id = 1")) ?? 0))
+            var clock = HybridLogicalClock(last: try Self.lastStamp(in: db))
             var merger = RecordMerger()
             var changes: [Change] = []
             changes.reserveCapacity(requests.count)
-            let outbox = try db.cachedStatement(sql: "INSERT INTO outbox (changeId) VALUES (?)")
+            let outbox = try db.cachedStatement(sql: "INSERT INTO outbox (seq) VALUES (?)")
             for (index, request) in requests.enumerated() {
                 let prefix = label(index).map { "\($0): " } ?? ""
                 let recordID: UUID
@@ -75,14 +74,25 @@ extension Replica {
                     id: UUID.version7(), diary: identity.diary, record: recordID, type: type,
                     hlc: clock.tick(wallMillis: HybridLogicalClock.wallMillisNow()), author: identity.device, fields: request.fields, seen: seen)
                 let (signed, wire) = ChangeSigner.signWithWireBytes(change, with: key)
-                try RecordMerger.log(signed.change, body: wire, in: db)
+                guard let seq = try RecordMerger.log(signed.change, body: wire, in: db) else {
+                    throw ClientError.setup("the new change \(change.id.canonical) is already in the log; nothing was recorded")
+                }
                 try merger.apply(change, in: db)
-                try outbox.execute(arguments: [change.id.canonical])
+                try outbox.execute(arguments: [seq])
                 changes.append(change)
             }
             try merger.flush(to: db)
-            try db.cachedStatement(sql: "UPDATE identity SET clock = ? WHERE id = 1").execute(arguments: [clock.last.packed])
             return changes
         }
+    }
+
+    /// The device's clock as the replica leaves it: the greatest stamp among the changes it holds, its own
+    /// and pulled ones, so that an edit is stamped after everything this device has made or seen; or
+    /// `identity.clock`, where edits and pulls kept it until schema v3, if that is greater. One seek to
+    /// the end of the log's `hlc` index, and nothing to write back: the change logged carries its stamp.
+    static func lastStamp(in db: Database) throws -> HLC {
+        HLC(
+            packed: try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT max(clock, COALESCE((SELECT max(hlc) FROM change), 0)) FROM identity WHERE id = 1")) ?? 0)
     }
 }

@@ -11,19 +11,19 @@ extension Replica {
     func outboxBatch(after position: Int64, limit: Int) throws(ClientError) -> [QueuedChange] {
         try readOneStatement { db in
             var queued: [QueuedChange] = []
-            // Outbox rowids follow the order changes were queued in; reading them in that order touches
-            // only the rows returned (ordering by change.seq would sort the whole outbox every batch).
+            // The outbox is keyed by the changes' seq, the order they were made in: reading it in that order
+            // touches only the rows returned.
             try BoundStatement(
                 db,
                 sql: """
-                    SELECT outbox.rowid, change.id, change.body FROM outbox JOIN change ON change.id = outbox.changeId
-                    WHERE outbox.rowid > ? ORDER BY outbox.rowid LIMIT ?
+                    SELECT outbox.seq, change.body FROM outbox JOIN change ON change.seq = outbox.seq
+                    WHERE outbox.seq > ? ORDER BY outbox.seq LIMIT ?
                     """
             ).forEachRow { values in
                 values.integer(position)
                 values.integer(Int64(limit))
             } _: { row in
-                queued.append(QueuedChange(id: row.text(1), position: row.integer(0), body: row.blob(2)))
+                queued.append(QueuedChange(position: row.integer(0), body: row.blob(1)))
             }
             return queued
         }
@@ -35,10 +35,11 @@ extension Replica {
 
     /// Removes what the server acknowledged. Without an fsync: if a power failure undoes it, the changes
     /// are pushed again and the server counts them as duplicates.
-    func acknowledge(_ ids: [String], at date: Date = Date()) async throws(ClientError) {
+    /// - Parameter positions: the outbox positions (`QueuedChange.position`) of the changes acknowledged.
+    func acknowledge(_ positions: [Int64], at date: Date = Date()) async throws(ClientError) {
         try await asyncWriteWithoutFsync { db in
-            let statement = try BoundStatement(db, sql: "DELETE FROM outbox WHERE changeId = ?")
-            for id in ids { try statement.run { values in values.text(id) } }
+            let statement = try BoundStatement(db, sql: "DELETE FROM outbox WHERE seq = ?")
+            for position in positions { try statement.run { values in values.integer(position) } }
             try db.cachedStatement(sql: "UPDATE identity SET lastPushAt = ? WHERE id = 1").execute(arguments: [date])
         }
     }
@@ -50,7 +51,7 @@ extension Replica {
         try write { db in
             let device = try String.fetchOne(db, sql: "SELECT device FROM identity WHERE id = 1")!
             try db.execute(
-                sql: "INSERT INTO outbox (changeId) SELECT id FROM change WHERE author = ? ORDER BY seq ON CONFLICT (changeId) DO NOTHING",
+                sql: "INSERT INTO outbox (seq) SELECT seq FROM change WHERE author = ? ORDER BY seq ON CONFLICT (seq) DO NOTHING",
                 arguments: [device])
             try db.execute(sql: "UPDATE identity SET epoch = ?, cursor = 0 WHERE id = 1", arguments: [epoch])
             return try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox")) ?? 0
@@ -58,9 +59,8 @@ extension Replica {
     }
 }
 
-/// A change waiting in the outbox: its id, its place in the queue and its signed wire bytes.
+/// A change waiting in the outbox: its place in the queue (its seq in the log) and its signed wire bytes.
 struct QueuedChange: Sendable {
-    let id: String
     let position: Int64
     let body: [UInt8]
 }

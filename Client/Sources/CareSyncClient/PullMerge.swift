@@ -40,11 +40,9 @@ extension Replica {
             // small one, such as the device's own changes coming back, is merged here: handing it over
             // would cost two thread switches for less work than that.
             let merged = fresh.count >= Self.changesMergedOffThread ? OffThread(merge) : nil
-            var latest = HLC(packed: try Int64.fetchOne(db.cachedStatement(sql: "SELECT clock FROM identity WHERE id = 1")) ?? 0)
             var authors: Set<UUID> = []
             for received in fresh {
                 try RecordMerger.log(received.change, body: received.wireBytes, in: db)
-                latest = max(latest, received.change.hlc)
                 authors.insert(received.change.author)
             }
             let new = fresh.count
@@ -53,9 +51,10 @@ extension Replica {
                     ?? false
             }
             try RecordMerger.write(try merged?.value() ?? merge(), to: db)
-            // The clock advances past every change received, so a later local edit wins over them.
-            try db.cachedStatement(sql: "UPDATE identity SET clock = ?, epoch = ?, cursor = ?, lastPullAt = ? WHERE id = 1").execute(
-                arguments: [latest.packed, epoch, next, date])
+            // The changes logged move the clock past their stamps (`lastStamp`), so a later local edit
+            // wins over them.
+            try db.cachedStatement(sql: "UPDATE identity SET epoch = ?, cursor = ?, lastPullAt = ? WHERE id = 1").execute(
+                arguments: [epoch, next, date])
             return (new, !known)
         }
     }

@@ -247,7 +247,9 @@ struct RecordMerger {
     }
 
     /// Stores a signed change in the log (a change the log holds already is left as it is).
-    static func log(_ change: Change, body: [UInt8], in db: Database) throws {
+    /// - Returns: the change's seq in the log, or nil if the log held it already.
+    @discardableResult
+    static func log(_ change: Change, body: [UInt8], in db: Database) throws -> Int64? {
         try BoundStatement(
             db, sql: "INSERT INTO change (id, recordId, type, hlc, author, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
         ).run { values in
@@ -258,6 +260,7 @@ struct RecordMerger {
             values.text(change.author.canonical)
             values.blob(body)
         }
+        return db.changesCount > 0 ? db.lastInsertedRowID : nil
     }
 
     /// Merges a change into its record, reading the record first if it is not loaded.

@@ -16,7 +16,8 @@ enum ReplicaSchema {
                 t.column("deviceName", .text).notNull()
                 t.column("role", .text).notNull().check(sql: "role IN ('owner', 'caregiver', 'clinician')")
                 t.column("joinedAt", .datetime).notNull()
-                // The hybrid logical clock, packed; it never goes back.
+                // The hybrid logical clock, packed; it never goes back. From v3 only a lower bound: the
+                // clock is the greater of it and the log's greatest stamp (`Replica.lastStamp`).
                 t.column("clock", .integer).notNull().defaults(to: 0)
                 // The pull cursor and the server epoch it belongs to.
                 t.column("epoch", .text)
@@ -35,7 +36,7 @@ enum ReplicaSchema {
                 // The canonical wire form, with "sig".
                 t.column("body", .blob).notNull()
             }
-            // The changes not yet acknowledged by the server, pushed in `seq` order.
+            // The changes not yet acknowledged by the server, pushed in `seq` order (keyed by seq from v3).
             try db.create(table: "outbox") { t in
                 t.primaryKey("changeId", .text).references("change", column: "id")
             }
@@ -62,6 +63,27 @@ enum ReplicaSchema {
             // The state's "values" member holds them already: the copy was 266 of the 2,019 bytes a pulled
             // flare took (docs/PERFORMANCE.md). SQLite rewrites the table without the column.
             try db.alter(table: "record") { t in t.drop(column: "fieldValues") }
+        }
+        migrator.registerMigration("v3: the outbox keyed by the change's seq; local edits leave the identity row alone") { db in
+            // A local edit is its own durable commit, and every page it changes is written to the log and
+            // synced: committing was more than half of an edit's CPU (docs/PERFORMANCE.md). Keyed by the
+            // change's seq, the outbox is one b-tree instead of a table and an index on the change's text
+            // id; and an edit reads its clock from the log's greatest stamp (`Replica.lastStamp`) instead of
+            // writing it into `identity`. A new flare's edit writes 8 pages to the log instead of 10.
+            try db.create(table: "queue") { t in
+                t.primaryKey("seq", .integer).references("change", column: "seq")
+            }
+            try db.execute(sql: "INSERT INTO queue (seq) SELECT change.seq FROM outbox JOIN change ON change.id = outbox.changeId")
+            let (queued, moved) = try (
+                Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0, Int.fetchOne(db, sql: "SELECT COUNT(*) FROM queue") ?? 0
+            )
+            // The foreign key makes them equal; a queued change is never dropped on the way, though.
+            guard queued == moved else {
+                throw ClientError.setup(
+                    "the outbox queues \(queued) changes, \(queued - moved) of them missing from the change log; the replica was left as it was")
+            }
+            try db.drop(table: "outbox")
+            try db.rename(table: "queue", to: "outbox")
         }
         return migrator
     }

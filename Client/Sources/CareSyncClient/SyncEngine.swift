@@ -73,8 +73,8 @@ extension DiaryDevice {
                 inFlight -= 1
                 do {
                     let answer = try answer.get()
-                    try await replica.acknowledge(batch.ids)
-                    result.sent += batch.ids.count
+                    try await replica.acknowledge(batch.positions)
+                    result.sent += batch.positions.count
                     result.duplicates += Int(answer.objectValue?["duplicates"]?.intValue ?? 0)
                     progress?(SyncProgress(phase: .push, done: result.sent, total: max(total, result.sent)))
                 } catch {
@@ -104,7 +104,7 @@ extension DiaryDevice {
             body.append(contentsOf: change.body)
         }
         body.append(contentsOf: Array("]}".utf8))
-        return PushBatch(ids: queued.map(\.id), lastPosition: queued.last!.position, body: body)
+        return PushBatch(positions: queued.map(\.position), body: body)
     }
 
     private func send(_ batch: PushBatch) async -> Result<JSONValue, ClientError> {
@@ -225,10 +225,12 @@ public struct Invitation: Sendable {
 
 /// Queued changes sent in one push request.
 struct PushBatch: Sendable {
-    let ids: [String]
-    /// The outbox position of the last of them: the next batch starts after it.
-    let lastPosition: Int64
+    /// Their outbox positions, in order.
+    let positions: [Int64]
     let body: [UInt8]
+
+    /// The outbox position of the last of them: the next batch starts after it.
+    var lastPosition: Int64 { positions.last! }
 }
 
 /// One page of a pull, read from the server's answer.
