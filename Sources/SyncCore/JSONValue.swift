@@ -61,11 +61,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            let keys =
-                members.keys.allSatisfy(Self.hasUTF8Order)
-                ? members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                : members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
-            for (index, key) in keys.enumerated() {
+            for (index, key) in members.keys.sorted(by: Self.isCanonicallyOrdered).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 Self.appendCanonicalString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
@@ -112,16 +108,23 @@ extension JSONValue {
         return nil
     }
 
-    /// JCS sorts keys by their UTF-16 code units. Below U+E000, UTF-8 byte order is the same order and
-    /// much cheaper to compare; only keys with higher characters take the UTF-16 path.
-    private static func hasUTF8Order(_ key: String) -> Bool {
-        key.utf8.allSatisfy { $0 < 0xEE }
+    /// Whether `first` comes strictly before `second` in canonical member order. JCS sorts keys by their
+    /// UTF-16 code units. Below U+E000, UTF-8 byte order is the same order and much cheaper to compare;
+    /// only keys with higher characters take the UTF-16 path.
+    static func isCanonicallyOrdered(_ first: String, _ second: String) -> Bool {
+        utf8Order(first, second) ?? first.utf16.lexicographicallyPrecedes(second.utf16)
     }
 
-    /// Whether `first` comes strictly before `second` in canonical member order.
-    static func isCanonicallyOrdered(_ first: String, _ second: String) -> Bool {
-        hasUTF8Order(first) && hasUTF8Order(second)
-            ? first.utf8.lexicographicallyPrecedes(second.utf8) : first.utf16.lexicographicallyPrecedes(second.utf16)
+    /// Whether `first` sorts before `second` by their UTF-8 bytes, or nil where that order is not JCS's.
+    /// The bytes are read in the strings' own storage: iterating a `String.UTF8View` called a protocol
+    /// witness for every byte, 1.4 % of a push's CPU for key order alone.
+    private static func utf8Order(_ first: String, _ second: String) -> Bool? {
+        var (first, second) = (first, second)
+        return first.withUTF8 { first in
+            second.withUTF8 { second in
+                first.allSatisfy { $0 < 0xEE } && second.allSatisfy { $0 < 0xEE } ? first.lexicographicallyPrecedes(second) : nil
+            }
+        }
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)

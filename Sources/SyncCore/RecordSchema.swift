@@ -206,7 +206,7 @@ public enum RecordSchema {
                 throw refuse("must be at most \(maxLength) characters (got \(text.count))")
             }
             // Printable ASCII has no control character; anything else is checked scalar by scalar.
-            if !text.utf8.allSatisfy({ (0x20..<0x7F).contains($0) }),
+            if !isPrintableASCII(text),
                 let bad = text.unicodeScalars.first(where: { isRefusedControl($0, multiline: multiline) })
             {
                 throw refuse(
@@ -242,6 +242,13 @@ public enum RecordSchema {
             throw refuse("needs a unit when a dose is given (one of \(doseUnits.joined(separator: ", ")))")
         }
         guard doseUnits.contains(unit) else { throw refuse("unit must be one of \(doseUnits.joined(separator: ", ")) (got \"\(unit)\")") }
+    }
+
+    /// Whether every byte is printable ASCII, read in the string's own storage (iterating its
+    /// `UTF8View` called a protocol witness for every byte).
+    private static func isPrintableASCII(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
     }
 
     private static func isRefusedControl(_ scalar: Unicode.Scalar, multiline: Bool) -> Bool {

@@ -93,6 +93,25 @@ struct CanonicalJSONTests {
         #expect(value.canonicalString == #"{"A":{"y":-2,"z":1},"a":"x","b":[1,true,null]}"#)
     }
 
+    /// RFC 8785 orders members by UTF-16 code units: a character above U+FFFF (a surrogate pair, from
+    /// 0xD800) sorts before U+E000 and U+FFFD, though its UTF-8 bytes sort after theirs. The parser
+    /// accepts exactly that order as canonical.
+    @Test func membersAreSortedByUTF16CodeUnitsAboveTheBasicPlane() throws {
+        let keys = ["\u{FFFD}", "z", "\u{E000}", "𝄞", "é", "a", "\u{E000}a", "🦴"]
+        let value = JSONValue.object(Dictionary(uniqueKeysWithValues: keys.map { ($0, JSONValue.int(1)) }))
+        let order = ["a", "z", "é", "𝄞", "🦴", "\u{E000}", "\u{E000}a", "\u{FFFD}"]
+        #expect(value.canonicalString == "{" + order.map { "\"\($0)\":1" }.joined(separator: ",") + "}")
+        #expect(try Self.isCanonical(value.canonicalBytes))
+        let byUTF8 = "{" + ["a", "z", "é", "\u{E000}", "𝄞"].map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+        #expect(try !Self.isCanonical(Array(byUTF8.utf8)))
+    }
+
+    /// Whether the parser finds `bytes`, listed as the one element of a list, in canonical form.
+    static func isCanonical(_ bytes: [UInt8]) throws -> Bool {
+        let (_, elements) = try JSONValue.parsing(Array(#"{"changes":["#.utf8) + bytes + Array("]}".utf8), listing: "changes")
+        return try #require(elements?.first).isCanonical
+    }
+
     @Test func stringsAreEscapedMinimallyAndNonASCIIIsKept() {
         let value = JSONValue.string("\"\\/\u{08}\u{0C}\n\r\t\u{01}\u{1F}é🦴\u{7F}")
         #expect(value.canonicalString == "\"\\\"\\\\/\\b\\f\\n\\r\\t\\u0001\\u001fé🦴\u{7F}\"")
