@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SyncCore
+import Synchronization
 import Testing
 
 @testable import CareSyncClient
@@ -144,6 +145,22 @@ import Testing
                 #expect(notes.contains("\"entry \(index)\""), "entry \(index) is missing")
             }
             #expect(try await family.status("dad")["records"] as? Int == count)
+        }
+    }
+
+    /// A push's progress counts against everything queued from its first batch on, so a progress bar
+    /// knows its end before the last batch is acknowledged.
+    @Test func aPushReportsItsProgressAgainstEverythingQueued() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            try await importNumberedFlares(1_500, into: family)
+            let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
+            let reported = Mutex<[SyncProgress]>([])
+            let pushed = try await mum.push { progress in reported.withLock { $0.append(progress) } }
+            #expect(pushed.sent == 1_500)
+            let steps = reported.withLock { $0 }
+            #expect(steps.count == 2, "\(steps)")
+            #expect(steps.allSatisfy { $0.phase == .push && $0.total == 1_500 }, "\(steps)")
+            #expect(steps.map(\.done).sorted() == steps.map(\.done) && steps.last?.done == 1_500, "\(steps)")
         }
     }
 

@@ -49,7 +49,8 @@ extension DiaryDevice {
     @discardableResult
     public func push(progress: ProgressHandler? = nil) async throws(ClientError) -> PushResult {
         var result = PushResult()
-        let total = try replica.outboxCount()
+        // The count is only for the progress bar: a caller without one does not pay a read for it.
+        let total = progress == nil ? 0 : try replica.outboxCount()
         var failure: ClientError?
         var after: Int64 = 0
         var exhausted = false
