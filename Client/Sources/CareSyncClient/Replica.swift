@@ -99,7 +99,7 @@ final class Replica: Sendable {
     /// statement on a snapshot of its own, so it needs no transaction around it, and it sees every commit
     /// made before it starts. Through the pool, even without a transaction (`unsafeRead`), each read
     /// also checked out a reader and ran `PRAGMA schema_version` for GRDB's schema cache, itself a read
-    /// with its own locks: these three reads were 4.5 % of the CPU of 50 devices syncing at once
+    /// with its own locks: these three reads were 4.6 % of the CPU of 50 devices syncing at once
     /// (docs/PERFORMANCE.md). A body of several statements must use `read`.
     func readOneStatement<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
         do { return try syncReader.inDatabase(body) } catch { throw Self.failure(error, "read") }
