@@ -55,9 +55,7 @@ final class Replica: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try ReplicaSchema.migrator.migrate(pool)
-            var readerConfiguration = Configuration()
-            readerConfiguration.busyMode = .timeout(10)
-            syncReader = try DatabaseQueue(path: path, configuration: readerConfiguration)
+            syncReader = try DatabaseQueue.oneStatementReader(path: path)
         } catch {
             throw .setup("cannot open the replica \(path): \(error)")
         }
@@ -95,12 +93,8 @@ final class Replica: Sendable {
         do { return try pool.read(body) } catch { throw Self.failure(error, "read") }
     }
 
-    /// A read of one statement, for the reads of every sync, on a connection of its own. SQLite runs a
-    /// statement on a snapshot of its own, so it needs no transaction around it, and it sees every commit
-    /// made before it starts. Through the pool, even without a transaction (`unsafeRead`), each read
-    /// also checked out a reader and ran `PRAGMA schema_version` for GRDB's schema cache, itself a read
-    /// with its own locks: these three reads were 4.6 % of the CPU of 50 devices syncing at once
-    /// (docs/PERFORMANCE.md). A body of several statements must use `read`.
+    /// A read of one statement, for the reads of every sync, on a connection of its own
+    /// (`DatabaseQueue.oneStatementReader`). A body of several statements must use `read`.
     func readOneStatement<T>(_ body: (Database) throws -> T) throws(ClientError) -> T {
         do { return try syncReader.inDatabase(body) } catch { throw Self.failure(error, "read") }
     }

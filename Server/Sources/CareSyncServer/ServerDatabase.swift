@@ -38,9 +38,7 @@ public final class ServerDatabase: Sendable {
         // than memory should hold), it is kept in memory and freed as the savepoint ends. The readers keep
         // SQLite's default, so that `verify` sorts a large diary in temporary files, in flat memory.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA temp_store = MEMORY") }
-        var readerConfiguration = Configuration()
-        readerConfiguration.busyMode = .timeout(10)
-        deviceReader = try DatabaseQueue(path: path, configuration: readerConfiguration)
+        deviceReader = try DatabaseQueue.oneStatementReader(path: path)
         epoch = try pool.write { db in
             if try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM serverIdentity") == 0 {
                 try db.execute(sql: "INSERT INTO serverIdentity (id, epoch) VALUES (1, ?)", arguments: [UUID.version7().canonical])
@@ -116,10 +114,8 @@ public final class ServerDatabase: Sendable {
 
     /// Read on the caller's thread, as `pull` is: a short indexed read in WAL mode never waits for a
     /// writer, and costs less than handing it to GRDB's reader queues and back (measured with 50 devices
-    /// syncing at once: 19–38 ms of waiting for each 0.1 ms read). It is one statement, so SQLite reads
-    /// it from one snapshot without a transaction around it; on a connection of its own, it skips the
-    /// pool's reader checkout and the transaction and schema check of `read`, which made it 7 % of the
-    /// CPU of 50 devices syncing at once (docs/PERFORMANCE.md).
+    /// syncing at once: 19–38 ms of waiting for each 0.1 ms read), on a connection of its own
+    /// (`DatabaseQueue.oneStatementReader`).
     func device(id: String) throws -> Device? {
         try deviceReader.inDatabase { db in
             try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id])
