@@ -116,7 +116,7 @@ final class ServerProcess: @unchecked Sendable {
         }
         if process.isRunning { process.terminate() }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        throw ServerStartError(description: "caresync-server did not start on port \(port):\n\(text)")
+        throw HarnessError(description: "caresync-server did not start on port \(port):\n\(text)")
     }
 
     func signal(_ signal: Int32) {
@@ -140,7 +140,9 @@ final class ServerProcess: @unchecked Sendable {
     var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 }
 
-struct ServerStartError: Error, CustomStringConvertible {
+/// A failure of the test harness itself (a server that does not start, a raw connection that fails),
+/// told in words.
+struct HarnessError: Error, CustomStringConvertible {
     let description: String
 }
 
@@ -160,14 +162,14 @@ struct RawConnection {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard descriptor >= 0, connected == 0 else { throw RawConnectionError(description: "cannot connect to 127.0.0.1:\(port): errno \(errno)") }
+        guard descriptor >= 0, connected == 0 else { throw HarnessError(description: "cannot connect to 127.0.0.1:\(port): errno \(errno)") }
     }
 
     func send(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
             let written = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            guard written > 0 else { throw RawConnectionError(description: "write failed: errno \(errno)") }
+            guard written > 0 else { throw HarnessError(description: "write failed: errno \(errno)") }
             sent += written
         }
     }
@@ -198,7 +200,7 @@ struct RawConnection {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             // Read to its end: `String(contentsOfFile:)` returned only its first 4 KB (procfs files report no size).
-            guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else { throw RawConnectionError(description: "no /proc/net/tcp") }
+            guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else { throw HarnessError(description: "no /proc/net/tcp") }
             let table = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
             try file.close()
             // Columns: sl, local address, remote address, state, tx_queue:rx_queue, ...
@@ -208,10 +210,6 @@ struct RawConnection {
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        throw RawConnectionError(description: "the server did not read what was sent within \(timeout)")
+        throw HarnessError(description: "the server did not read what was sent within \(timeout)")
     }
-}
-
-struct RawConnectionError: Error, CustomStringConvertible {
-    let description: String
 }
