@@ -6,7 +6,8 @@ import GRDBSQLite
 /// statement and finalizes it).
 ///
 /// For the statements run once per change: a push's two inserts on the server's one writer thread and
-/// its outbox reads and deletions on the device, a pull's two inserts in a replica. GRDB's
+/// its outbox reads and deletions on the device, a pull's two inserts in a replica, a local edit's
+/// reads of the device's clock and of the record it changes. GRDB's
 /// `StatementArguments` box each value as an existential and copy it into an array before binding it:
 /// measured on the log's insert of 200,000 changes, 15.4–15.8 µs per change through them against
 /// 11.9–13.3 µs bound directly, and 1.6–3.7 µs more to make the arguments (docs/PERFORMANCE.md).

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SQLiteSupport
 import SyncCore
 
 /// What one local edit does to one record.
@@ -77,7 +78,8 @@ extension Replica {
                 guard let seq = try RecordMerger.log(signed.change, body: wire, in: db) else {
                     throw ClientError.setup("the new change \(change.id.canonical) is already in the log; nothing was recorded")
                 }
-                try merger.apply(change, in: db)
+                // `state(of:in:)` above loaded the record, or found it new: no need to look again.
+                try merger.apply(change)
                 try outbox.execute(arguments: [seq])
                 changes.append(change)
             }
@@ -91,8 +93,12 @@ extension Replica {
     /// `identity.clock`, where edits and pulls kept it until schema v3, if that is greater. One seek to
     /// the end of the log's `hlc` index, and nothing to write back: the change logged carries its stamp.
     static func lastStamp(in db: Database) throws -> HLC {
-        HLC(
-            packed: try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT max(clock, COALESCE((SELECT max(hlc) FROM change), 0)) FROM identity WHERE id = 1")) ?? 0)
+        var packed: Int64 = 0
+        try BoundStatement(db, sql: "SELECT max(clock, COALESCE((SELECT max(hlc) FROM change), 0)) FROM identity WHERE id = 1")
+            .forEachRow { _ in
+            } _: { row in
+                packed = row.integer(0)
+            }
+        return HLC(packed: packed)
     }
 }

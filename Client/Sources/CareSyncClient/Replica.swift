@@ -215,10 +215,14 @@ struct RecordMerger {
     /// The record's merged state, or nil if the replica has never seen it.
     mutating func state(of id: UUID, in db: Database) throws -> RecordState? {
         if let state = states[id] { return state }
-        guard let data = try Data.fetchOne(db, cachedSQL: "SELECT state FROM record WHERE id = ?", arguments: [id.canonical]) else {
-            return nil
+        var stored: [UInt8]?
+        try BoundStatement(db, sql: "SELECT state FROM record WHERE id = ?").forEachRow { values in
+            values.text(id.canonical)
+        } _: { row in
+            stored = row.blob(0)
         }
-        let state = try RecordState(storedValue: JSONValue(parsing: data))
+        guard let stored else { return nil }
+        let state = try RecordState(storedValue: JSONValue(parsing: stored))
         states[id] = state
         return state
     }
@@ -263,12 +267,6 @@ struct RecordMerger {
             values.blob(body)
         }
         return db.changesCount > 0 ? db.lastInsertedRowID : nil
-    }
-
-    /// Merges a change into its record, reading the record first if it is not loaded.
-    mutating func apply(_ change: Change, in db: Database) throws {
-        _ = try state(of: change.record, in: db)
-        try apply(change)
     }
 
     /// Merges a received change into its record as loaded (a record not loaded is new).
