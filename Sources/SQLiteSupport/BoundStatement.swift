@@ -48,6 +48,16 @@ public struct BoundStatement {
         }
     }
 
+    /// Binds the values `bind` gives, runs the statement, and returns what `read` makes of its first row,
+    /// or nil if it returns none. For a statement of one row at most (it runs to its end).
+    public func firstRow<T>(_ bind: (inout Values) -> Void = { _ in }, _ read: (Columns) throws -> T) throws -> T? {
+        var first: T?
+        try forEachRow(bind) { row in
+            if first == nil { first = try read(row) }
+        }
+        return first
+    }
+
     /// The columns of the current row, by their position in the statement's result (from 0), read
     /// into Swift values without a row of GRDB's in between. A NULL reads as 0, an empty text or an
     /// empty blob: read only columns that cannot hold one where the difference matters.

@@ -71,4 +71,22 @@ import Testing
         #expect(rows.map(\.1) == ["Schmerz „stark“ 😢", "", ""])
         #expect(rows.map(\.2) == [[0, 255], [], []])
     }
+
+    /// A local edit reads the record it changes, if there is one, and the device's clock this way.
+    @Test func firstRowIsTheFirstRowsValueOrNilWhenThereIsNone() throws {
+        let queue = try DatabaseQueue()
+        let (found, missing, unbound) = try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (id TEXT PRIMARY KEY, b BLOB NOT NULL)")
+            try db.execute(sql: "INSERT INTO t VALUES ('a', x'0102'), ('b', x'03')")
+            let select = try BoundStatement(db, sql: "SELECT b FROM t WHERE id = ?")
+            return (
+                try select.firstRow({ values in values.text("b") }, { $0.blob(0) }),
+                try select.firstRow({ values in values.text("c") }, { $0.blob(0) }),
+                try BoundStatement(db, sql: "SELECT count(*) FROM t").firstRow { $0.integer(0) }
+            )
+        }
+        #expect(found == [3])
+        #expect(missing == nil)
+        #expect(unbound == 2)
+    }
 }

@@ -93,12 +93,8 @@ extension Replica {
     /// `identity.clock`, where edits and pulls kept it until schema v3, if that is greater. One seek to
     /// the end of the log's `hlc` index, and nothing to write back: the change logged carries its stamp.
     static func lastStamp(in db: Database) throws -> HLC {
-        var packed: Int64 = 0
-        try BoundStatement(db, sql: "SELECT max(clock, COALESCE((SELECT max(hlc) FROM change), 0)) FROM identity WHERE id = 1")
-            .forEachRow { _ in
-            } _: { row in
-                packed = row.integer(0)
-            }
-        return HLC(packed: packed)
+        HLC(
+            packed: try BoundStatement(db, sql: "SELECT max(clock, COALESCE((SELECT max(hlc) FROM change), 0)) FROM identity WHERE id = 1")
+                .firstRow { $0.integer(0) } ?? 0)
     }
 }

@@ -215,13 +215,10 @@ struct RecordMerger {
     /// The record's merged state, or nil if the replica has never seen it.
     mutating func state(of id: UUID, in db: Database) throws -> RecordState? {
         if let state = states[id] { return state }
-        var stored: [UInt8]?
-        try BoundStatement(db, sql: "SELECT state FROM record WHERE id = ?").forEachRow { values in
-            values.text(id.canonical)
-        } _: { row in
-            stored = row.blob(0)
-        }
-        guard let stored else { return nil }
+        guard
+            let stored = try BoundStatement(db, sql: "SELECT state FROM record WHERE id = ?").firstRow(
+                { values in values.text(id.canonical) }, { $0.blob(0) })
+        else { return nil }
         let state = try RecordState(storedValue: JSONValue(parsing: stored))
         states[id] = state
         return state
