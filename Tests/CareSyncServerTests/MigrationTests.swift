@@ -60,6 +60,11 @@ import Testing
         #expect(report.faults.isEmpty, "\(report.faults)")
         let page = try database.pull(diary: diary.canonical, after: 0, limit: 1)
         #expect(page.bodies.count == 1 && page.remaining == 1, "ordinals were given to the old changes")
+        // Paged by ordinal since v6, which drops the index by diary and sequence number.
+        let second = try database.pull(diary: diary.canonical, after: page.next, limit: 1)
+        #expect(second.bodies.map(Array.init) == [edited.wireValue.canonicalBytes] && second.remaining == 0)
+        let indexes = try await database.pool.read { db in try db.indexes(on: "change").map(\.name) }
+        #expect(indexes.contains("change_ordinal") && !indexes.contains("change_by_diary"))
         let fields = try await database.pool.read { db in
             try CurrentFields.read(Data.fetchOne(db, sql: "SELECT fields FROM record")!)
         }

@@ -43,6 +43,32 @@ struct PushPullTests {
         }
     }
 
+    /// A diary's changes are paged by their ordinal in the diary, which a device's cursor (a sequence
+    /// number of the whole log) is mapped to. A cursor that is no change of this diary, one of another
+    /// diary's between this one's, still gives exactly the changes stored after it.
+    @Test func aCursorBetweenADiarysChangesGivesExactlyTheChangesAfterIt() async throws {
+        try await withServer { harness, client in
+            var (mia, _, _) = try await client.family(harness)
+            var (leo, _, _) = try await client.family(harness)
+            var seqs: [(diary: String, seq: Int64, id: String)] = []
+            for device in [0, 1, 0, 1, 0] {
+                let change = device == 0 ? mia.change() : leo.change()
+                let pushed = try await client.push([change], by: device == 0 ? mia : leo)
+                seqs.append((device == 0 ? "mia" : "leo", pushed["latest"]!.intValue!, change.change.id.canonical))
+            }
+            let mias = seqs.filter { $0.diary == "mia" }
+            for cursor in [0] + seqs.map(\.seq) + [seqs.last!.seq + 10] {
+                let after = mias.filter { $0.seq > cursor }
+                let page = try await client.pull(by: mia, after: cursor, limit: 1)
+                let ids = page["changes"]!.arrayValue!.map { $0.objectValue!["change"]!.stringValue! }
+                #expect(ids == after.prefix(1).map(\.id), "after \(cursor)")
+                #expect(page["next"]!.intValue! == after.first?.seq ?? cursor, "after \(cursor)")
+                #expect(page["remaining"]!.intValue! == Int64(max(after.count - 1, 0)), "after \(cursor)")
+                #expect(page["latest"]!.intValue! == mias.last!.seq)
+            }
+        }
+    }
+
     @Test func samePushTwiceIsStoredOnce() async throws {
         try await withServer { harness, client in
             var (owner, _, _) = try await client.family(harness)

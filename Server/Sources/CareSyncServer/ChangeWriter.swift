@@ -111,11 +111,15 @@ struct ChangeWriter {
                 INSERT INTO change (id, diaryId, recordId, type, hlc, author, body, receivedAt, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO NOTHING
                 """)
-        let last = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT seq, ordinal FROM change WHERE diaryId = ? ORDER BY seq DESC LIMIT 1"), arguments: [diary])
-        latestSeq = last?["seq"] ?? 0
-        ordinal = last?["ordinal"] ?? 0
+        (latestSeq, ordinal) = try Self.lastChange(of: diary, in: db)
         try loadRecords(batch.records)
+    }
+
+    /// The sequence number and ordinal of the diary's last change, or zeros for a diary without one.
+    static func lastChange(of diary: String, in db: Database) throws -> (seq: Int64, ordinal: Int64) {
+        let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, ordinal FROM change WHERE diaryId = ? ORDER BY ordinal DESC LIMIT 1"), arguments: [diary])
+        return (row?["seq"] ?? 0, row?["ordinal"] ?? 0)
     }
 
     /// Reads, in one statement, the stored records among `list` (a JSON list of ids), so that `insert`

@@ -247,19 +247,38 @@ public final class ServerDatabase: Sendable {
 
     /// The changes of a diary after a cursor, in the order they were stored. One read transaction, so
     /// the page and the counts agree even while pushes commit. Read on the caller's thread (see `device(id:)`).
+    ///
+    /// The log is indexed by diary and ordinal, not by diary and sequence number (migration v6: one
+    /// index fewer for every change pushed). Ordinals rise with sequence numbers within a diary, so the
+    /// changes after a cursor are those after its ordinal, which the cursor's own row gives.
     func pull(diary: String, after cursor: Int64, limit: Int) throws -> PullPage {
         try pool.read { db in
+            let start = try Self.ordinal(after: cursor, diary: diary, in: db)
             let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT seq, ordinal, body FROM change WHERE diaryId = ? AND seq > ? ORDER BY seq LIMIT ?"),
-                arguments: [diary, cursor, limit])
-            let last = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT seq, ordinal FROM change WHERE diaryId = ? ORDER BY seq DESC LIMIT 1"), arguments: [diary])
-            let latest: Int64 = last?["seq"] ?? 0
+                db.cachedStatement(sql: "SELECT seq, ordinal, body FROM change WHERE diaryId = ? AND ordinal > ? ORDER BY ordinal LIMIT ?"),
+                arguments: [diary, start, limit])
+            let last = try ChangeWriter.lastChange(of: diary, in: db)
             let next: Int64 = rows.last?["seq"] ?? cursor
             // Ordinals count a diary's changes in seq order: what remains after this page is a subtraction.
-            let remaining: Int64 = rows.last.map { (last?["ordinal"] ?? 0) - ($0["ordinal"] as Int64) } ?? 0
-            return PullPage(bodies: rows.map { $0["body"] }, next: next, remaining: remaining, latest: latest)
+            let remaining: Int64 = rows.last.map { last.ordinal - ($0["ordinal"] as Int64) } ?? 0
+            return PullPage(bodies: rows.map { $0["body"] }, next: next, remaining: remaining, latest: last.seq)
         }
+    }
+
+    /// The greatest ordinal of the diary's changes up to sequence number `cursor`: the cursor's own, as
+    /// a device's cursor is the last change of its diary it pulled (or 0). Any other cursor, one from a
+    /// restored server or another diary, is placed by walking back from the diary's last change, which
+    /// costs what it then gives to pull.
+    private static func ordinal(after cursor: Int64, diary: String, in db: Database) throws -> Int64 {
+        guard cursor > 0 else { return 0 }
+        if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT diaryId, ordinal FROM change WHERE seq = ?"), arguments: [cursor]),
+            row["diaryId"] as String == diary
+        {
+            return row["ordinal"]
+        }
+        return try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT ordinal FROM change WHERE diaryId = ? AND seq <= ? ORDER BY ordinal DESC LIMIT 1"),
+            arguments: [diary, cursor]) ?? 0
     }
 }
 
