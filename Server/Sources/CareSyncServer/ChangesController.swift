@@ -70,7 +70,11 @@ struct ChangesController {
             }
             batch.append(StorableChange(received))
         }
-        let outcome = try await database.store(StorableBatch(batch, author: device.id, receivedAt: receivedAt), diary: device.diaryId)
+        let storable = StorableBatch(batch, author: device.id, receivedAt: receivedAt)
+        let outcome = try await database.store(storable, diary: device.diaryId)
+        // Held to here, so that the changes are freed on this thread rather than on the database's one
+        // writer thread, which every push waits for (`ServerDatabase.store`).
+        withExtendedLifetime(storable) {}
         return ["stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest)]
     }
 

@@ -190,7 +190,7 @@ public final class ServerDatabase: Sendable {
     private func commitWaitingPushes() {
         pool.asyncWriteWithoutTransaction { db in
             while true {
-                let pushes = self.commitQueue.withLock { queue in
+                var pushes = self.commitQueue.withLock { queue in
                     defer { queue.waiting = [] }
                     if queue.waiting.isEmpty { queue.committing = false }
                     return queue.waiting
@@ -214,7 +214,11 @@ public final class ServerDatabase: Sendable {
                 } catch {
                     outcomes = pushes.map { _ in .failure(error) }
                 }
-                for (push, outcome) in zip(pushes, outcomes) { push.continuation.resume(with: outcome) }
+                // Let go of the batches before any push goes on, so that each is freed by its push's
+                // handler, which holds it too, rather than on this thread, which every push waits for.
+                let continuations = pushes.map(\.continuation)
+                pushes = []
+                for (continuation, outcome) in zip(continuations, outcomes) { continuation.resume(with: outcome) }
             }
         }
     }
