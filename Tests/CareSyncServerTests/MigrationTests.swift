@@ -154,8 +154,6 @@ import Testing
         ]
         #expect(bytes == tree.canonicalBytes)
         #expect(try CurrentFields.read(Data(bytes)) == entries)
-        #expect(
-            CurrentFields.bytes(change: first, stamp: stamps[0], names: ["sites", "notes"])
-                == CurrentFields.bytes(entries.filter { $0.key != "pain" }))
+        #expect(CurrentFields.soleBytes(seq: 1_234_567) == JSONValue.object(["sole": .int(1_234_567)]).canonicalBytes)
     }
 }

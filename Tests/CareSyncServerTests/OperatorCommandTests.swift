@@ -23,17 +23,29 @@ struct OperatorCommandTests {
         }
     }
 
+    /// A record stored in full, and a record stored as the number of its one change, each disagreeing
+    /// with the log in its own way, are each named.
     @Test func verifyNoticesStateThatDisagreesWithTheLog() async throws {
         try await withServer { harness, client in
             var (owner, _, _) = try await client.family(harness)
             let flare = owner.change()
-            _ = try await client.push([flare], by: owner)
-            // The stored state no longer names the change that wrote the pain.
-            try harness.sql(#"UPDATE record SET fields = CAST(replace(CAST(fields AS TEXT), '"pain",', '') AS BLOB)"#)
+            let edit = owner.change(record: flare.change.record, fields: ["notes": "ice helped"])
+            let (other, unread) = (owner.change(), owner.change())
+            _ = try await client.push([flare, edit, other, unread], by: owner)
+            #expect(try ServerAudit(database: harness.database).run().faults.isEmpty)
+            let records = (flare: flare.change.record.canonical, other: other.change.record.canonical, unread: unread.change.record.canonical)
+            // The edited flare's state no longer names the change that wrote the pain; the others name
+            // another record's change, and a change the log does not hold.
+            try harness.sql(#"UPDATE record SET fields = CAST(replace(CAST(fields AS TEXT), '"pain",', '') AS BLOB) WHERE id = ?"#, [records.flare])
+            try harness.sql(
+                #"UPDATE record SET fields = CAST('{"sole":' || (SELECT seq FROM change WHERE id = ?) || '}' AS BLOB) WHERE id = ?"#,
+                [flare.change.id.canonical, records.other])
+            try harness.sql(#"UPDATE record SET fields = CAST('{"sole":999}' AS BLOB) WHERE id = ?"#, [records.unread])
             let report = try ServerAudit(database: harness.database).run()
-            #expect(report.faults.count == 1)
-            #expect(report.faults.first?.contains(flare.change.record.canonical) == true)
-            #expect(report.faults.first?.contains("pain") == true)
+            #expect(report.faults.count == 3, "\(report.faults)")
+            #expect(report.faults.contains { $0.contains(records.flare) && $0.contains("differs") && $0.contains("pain") }, "\(report.faults)")
+            #expect(report.faults.contains { $0.contains(records.other) && $0.contains("differs") }, "\(report.faults)")
+            #expect(report.faults.contains { $0.contains(records.unread) && $0.contains("cannot be read") }, "\(report.faults)")
         }
     }
 
@@ -69,7 +81,7 @@ struct OperatorCommandTests {
         }
     }
 
-    /// A record created by one change of a batch is stored from that change's field names; one created
+    /// A record created by one change of a batch is stored as that change's sequence number; one created
     /// and edited in the same batch, or edited later, through its entries. All must agree with a replay
     /// of the log and be stored in canonical form.
     @Test func currentStateWrittenFromOneOrSeveralChangesAgreesWithTheLog() async throws {
@@ -88,14 +100,17 @@ struct OperatorCommandTests {
             let report = try ServerAudit(database: harness.database).run()
             #expect(report.changesChecked == 5)
             #expect(report.faults.isEmpty, "\(report.faults)")
-            let stored = try await harness.database.pool.read { db in
-                try Dictionary(
+            let (stored, winners) = try await harness.database.pool.read { db in
+                let stored = try Dictionary(
                     uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, $0["fields"] as Data) })
+                return (stored, try stored.mapValues { try CurrentFields.read($0, in: db).mapValues(\.change) })
             }
             for (id, bytes) in stored {
                 #expect(try JSONValue(parsing: bytes).canonicalBytes == Array(bytes), "record \(id) is stored in canonical form")
             }
-            let winners = try stored.mapValues { try CurrentFields.read($0).mapValues(\.change) }
+            // Only the record that one change made, and no later one edited, names its change alone.
+            let sole = try stored.compactMapValues { try JSONValue(parsing: $0).objectValue?["sole"] }
+            #expect(Array(sole.keys) == [alone.change.record.canonical])
             #expect(winners[alone.change.record.canonical] == alone.change.fields.mapValues { _ in alone.change.id.canonical })
             let (first, second) = (created.change.id.canonical, edited.change.id.canonical)
             #expect(winners[created.change.record.canonical] == ["started": first, "sites": first, "pain": second, "notes": second])

@@ -13,9 +13,6 @@ final class StorableChange: Sendable {
     let id: String
     let record: String
     let stamp: String
-    /// The record's state if this change turns out to be its first and only one (a push mostly creates
-    /// records): this change for each of its fields. Nil for a change that sets no field.
-    let soleFields: [UInt8]?
 
     init(_ received: ReceivedChange) {
         let change = received.change
@@ -24,7 +21,6 @@ final class StorableChange: Sendable {
         id = change.id.canonical
         record = change.record.canonical
         stamp = change.stamp.text
-        soleFields = change.fields.isEmpty ? nil : CurrentFields.bytes(change: id, stamp: stamp, names: change.fields.keys)
     }
 }
 
@@ -67,22 +63,23 @@ struct ChangeWriter {
         let exists: Bool
         /// Whether a change of this batch was stored into it.
         var touched = false
-        /// A new record's first change, while it is the only one: it wins every field, and its row is
-        /// its `soleFields`. Moved into `fields` when a second change comes.
-        var sole: StorableChange?
+        /// A new record's first change and its sequence number, while it is the only one: it wins every
+        /// field, and the row names it (`CurrentFields.soleBytes`). Moved into `fields` when a second
+        /// change comes.
+        var sole: (change: StorableChange, seq: Int64)?
 
         /// Applies a change stored into this record; refuses one of another type.
-        mutating func store(_ storable: StorableChange) throws(MergeError) {
+        mutating func store(_ storable: StorableChange, seq: Int64) throws(MergeError) {
             let change = storable.change
             if let type, type != change.type {
                 throw MergeError.typeChanged(record: change.record, existing: type, attempted: change.type)
             }
             type = change.type
-            if !exists, !touched, storable.soleFields != nil {
-                sole = storable
+            if !exists, !touched, !change.fields.isEmpty {
+                sole = (storable, seq)
             } else {
                 if let sole {
-                    apply(sole)
+                    apply(sole.change)
                     self.sole = nil
                 }
                 apply(storable)
@@ -133,7 +130,7 @@ struct ChangeWriter {
             let id: String = row["id"]
             guard let uuid = UUID(canonical: id) else { continue }
             records[uuid] = PendingRecord(
-                id: id, type: RecordType(rawValue: row["type"]), fields: try CurrentFields.read(row["fields"]), exists: true)
+                id: id, type: RecordType(rawValue: row["type"]), fields: try CurrentFields.read(row["fields"], in: db), exists: true)
         }
     }
 
@@ -142,7 +139,7 @@ struct ChangeWriter {
         let insert = try BoundStatement(db, sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
         let update = try BoundStatement(db, sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
         for pending in records.values where pending.touched {
-            let fields = pending.sole?.soleFields ?? CurrentFields.bytes(pending.fields)
+            let fields = pending.sole.map { CurrentFields.soleBytes(seq: $0.seq) } ?? CurrentFields.bytes(pending.fields)
             if pending.exists {
                 try update.run { values in
                     values.blob(fields)
@@ -201,7 +198,8 @@ struct ChangeWriter {
 
         // One lookup, the record changed where it lies in `records` rather than copied out and back.
         do {
-            try records[change.record, default: PendingRecord(id: storable.record, type: nil, fields: [:], exists: false)].store(storable)
+            try records[change.record, default: PendingRecord(id: storable.record, type: nil, fields: [:], exists: false)].store(
+                storable, seq: latestSeq)
         } catch {
             throw APIError(.conflict, "type_changed", "change #\(index): " + error.description, details: details)
         }

@@ -48,7 +48,7 @@ public struct ServerAudit: Sendable {
             var stored: [String: String]?
             if let data = try Data.fetchOne(storedFields, arguments: [diary, record]) {
                 compared += 1
-                guard let fields = try? CurrentFields.read(data) else {
+                guard let fields = try? CurrentFields.read(data, in: db) else {
                     report.faults.append("\(label): stored current state cannot be read")
                     return
                 }
