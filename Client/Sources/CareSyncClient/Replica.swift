@@ -372,9 +372,3 @@ final class OffThread<Value: Sendable>: @unchecked Sendable {
         return try result!.get()
     }
 }
-
-extension Data {
-    fileprivate static func fetchOne(_ db: Database, cachedSQL sql: String, arguments: StatementArguments) throws -> Data? {
-        try Data.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
-    }
-}
