@@ -231,24 +231,6 @@ public struct ReceivedChange: Sendable {
 
     public var change: Change { signed.change }
 
-    /// The canonical bytes of the change's `"fields"` object, where they lie in `wireBytes`. Canonical
-    /// order puts it fourth, after three ids of fixed length, so it starts at a known place.
-    public var canonicalFields: ArraySlice<UInt8> {
-        let start = Self.fieldsStart
-        if wireBytes.count > start, wireBytes[start - Self.fieldsMember.count..<start].elementsEqual(Self.fieldsMember),
-            let end = JSONValue.endOfCanonicalContainer(in: wireBytes, at: start)
-        {
-            return wireBytes[start..<end]
-        }
-        return JSONValue.object(change.fields).canonicalBytes[...]
-    }
-
-    private static let fieldsMember = Array(#"","fields":"#.utf8)
-    /// `{"author":"<id>","change":"<id>","diary":"<id>","fields":` comes first.
-    private static let fieldsStart =
-        #"{"author":""#.utf8.count + 3 * 36 + #"","change":""#.utf8.count + #"","diary":""#.utf8.count
-        + fieldsMember.count
-
     /// The bytes the author signed, where they lie in `wireBytes`: both sides of `,"sig":"…"`.
     private var signedPieces: [ArraySlice<UInt8>] {
         [wireBytes[..<signatureMember.lowerBound], wireBytes[signatureMember.upperBound...]]

@@ -71,43 +71,6 @@ extension JSONValue {
         }
     }
 
-    /// Where the object or list that starts at `start` ends (the index after its closing bracket), in
-    /// canonical JSON: brackets are counted outside strings, and an escaped quote does not end a string.
-    /// Nil if it does not end.
-    static func endOfCanonicalContainer(in bytes: [UInt8], at start: Int) -> Int? {
-        guard start < bytes.count else { return nil }
-        return bytes.withUnsafeBufferPointer { endOfCanonicalContainer(in: $0, at: start) }
-    }
-
-    private static func endOfCanonicalContainer(in bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for index in start..<bytes.count {
-            let byte = bytes[index]
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-                if depth == 0 { return index + 1 }
-            default: break
-            }
-            if depth == 0 { return nil }
-        }
-        return nil
-    }
-
     /// Whether `first` comes strictly before `second` in canonical member order. JCS sorts keys by their
     /// UTF-16 code units. Below U+E000, UTF-8 byte order is the same order and much cheaper to compare;
     /// only keys with higher characters take the UTF-16 path.

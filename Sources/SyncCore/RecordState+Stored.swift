@@ -256,41 +256,25 @@ extension RecordState {
         if let values = value.objectValue?["values"]?.objectValue { return values.filter { !$0.value.isNull } }
         return try RecordState(storedValue: value).values
     }
+}
 
-    /// `storedBytes` of the record one change makes alone, assembled around the canonical bytes of the
-    /// change's `"fields"` object as they lie in its wire form, without merging. Nil where the general
-    /// path is needed: a change that lists stamps as seen, clears a field or sets none.
-    public static func storedBytes(ofNewRecordFrom received: ReceivedChange) -> [UInt8]? {
-        let change = received.change
-        guard !change.fields.isEmpty, change.seen.values.allSatisfy({ $0.isEmpty }), !change.fields.values.contains(where: { $0.isNull }),
-            change.fields.keys.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } })
-        else { return nil }
-        let values = received.canonicalFields
-        // The change's id is written twice: formatted once.
-        var changeID: [UInt8] = []
-        change.id.appendCanonical(to: &changeID)
-        var out: [UInt8] = []
-        out.reserveCapacity(values.count + 256 + 16 * change.fields.count)
-        out.append(contentsOf: #"{"id":""#.utf8)
-        change.record.appendCanonical(to: &out)
-        out.append(contentsOf: #"","stamps":{""#.utf8)
-        out.append(contentsOf: changeID)
-        out.append(contentsOf: #"":""#.utf8)
-        change.stamp.appendText(to: &out)
-        out.append(contentsOf: #""},"type":""#.utf8)
-        out.append(contentsOf: change.type.rawValue.utf8)
-        out.append(contentsOf: #"","values":"#.utf8)
-        out.append(contentsOf: values)
-        out.append(contentsOf: #","winners":{""#.utf8)
-        out.append(contentsOf: changeID)
-        out.append(contentsOf: #"":["#.utf8)
-        // ASCII names: String's order is their bytes' order.
-        for (index, name) in change.fields.keys.sorted().enumerated() {
-            out.append(contentsOf: (index > 0 ? #",""# : #"""#).utf8)
-            out.append(contentsOf: name.utf8)
-            out.append(UInt8(ascii: "\""))
-        }
-        out.append(contentsOf: "]}}".utf8)
-        return out
+/// A record made by one change and not changed since, as the server and a replica store it when that
+/// change came to them in a batch or a page: `{"sole": 123}`, the change's sequence number in the log
+/// beside it. The record's values and stamp are in the change's signed body; the record's next change
+/// writes it out in full. A fresh device's pull and a bulk push make mostly such records, and the form
+/// takes a few bytes where the full one repeats the change (docs/PERFORMANCE.md).
+public enum SoleRecord {
+    public static func bytes(seq: Int64) -> [UInt8] {
+        prefix + Array(String(seq).utf8) + [UInt8(ascii: "}")]
     }
+
+    /// The sequence number stored bytes of this form name; nil for bytes of any other form.
+    public static func seq(in stored: some BidirectionalCollection<UInt8>) -> Int64? {
+        guard stored.count > prefix.count + 1, stored.starts(with: prefix), stored.last == UInt8(ascii: "}") else { return nil }
+        let digits = stored.dropFirst(prefix.count).dropLast()
+        guard digits.count <= 18, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
+    }
+
+    private static let prefix = Array(#"{"sole":"#.utf8)
 }

@@ -154,6 +154,6 @@ import Testing
         ]
         #expect(bytes == tree.canonicalBytes)
         #expect(try CurrentFields.read(Data(bytes)) == entries)
-        #expect(CurrentFields.soleBytes(seq: 1_234_567) == JSONValue.object(["sole": .int(1_234_567)]).canonicalBytes)
+        #expect(SoleRecord.bytes(seq: 1_234_567) == JSONValue.object(["sole": .int(1_234_567)]).canonicalBytes)
     }
 }

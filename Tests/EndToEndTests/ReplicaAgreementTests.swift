@@ -7,8 +7,8 @@ import Testing
 
 /// Two replicas that hold the same changes store the same records, byte for byte, whichever way each
 /// came by them: one by local edits and an import, the other by pulls that store a record made by a
-/// single change from that change's bytes and merge the others, on a thread of their own for a large
-/// page and in place for a small one.
+/// single change as `{"sole": seq}` of that change and merge the others, on a thread of their own for a
+/// large page and in place for a small one.
 @Suite struct ReplicaAgreementTests {
     @Test func aPulledReplicaStoresEveryRecordAsTheReplicaThatMadeThem() async throws {
         try await withFamily({ try await Family.parents() }) { family in
@@ -21,7 +21,7 @@ import Testing
                         "fever_c": "37.5", "redness": true, "notes": .string(note),
                     ])
             }
-            try mum.add(
+            let treatment = try mum.add(
                 .treatment,
                 fields: ["kind": "biologic", "name": "adalimumab", "dosage": ["dose": "40", "unit": "mg"], "started": "2026-03-02"])
             let edited = try mum.add(.flare, fields: ["started": "2026-03-05", "sites": ["femur-right"], "pain": 7, "notes": "at night"])
@@ -34,14 +34,54 @@ import Testing
             let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
             #expect(try await dad.pull().received == 129)
             let made = try Self.storedRecords(home: family.home("mum"))
-            #expect(made.count == 127)
-            #expect(try Self.storedRecords(home: family.home("dad")) == made)
+            #expect(made.records.count == 127)
+            #expect(made.sole == 0, "local edits and imports store records merged")
+            let pulled = try Self.storedRecords(home: family.home("dad"))
+            #expect(pulled.records == made.records)
+            // All but the edited and the deleted flare were made by one change.
+            #expect(pulled.sole == 125)
+            #expect(try dad.records(includeDeleted: true) == mum.records(includeDeleted: true))
 
+            // A record of one change takes its next change pulled, and a local edit, as any other.
             try mum.update(edited, fields: ["pain": 2])
+            try mum.update(treatment, fields: ["dosage": ["dose": "20", "unit": "mg"]])
             try mum.add(.flare, fields: ["started": "2026-05-01", "sites": ["spine"], "pain": 3])
             try await mum.push()
+            #expect(try await dad.pull().received == 3)
+            let importedFlare = try #require(try dad.records().first { $0.values["started"] == "2026-04-01" })
+            try dad.update(importedFlare.id, fields: ["pain": 10, "notes": "worse"])
+            try await dad.push()
+            #expect(try await mum.pull().received == 1)
+            let again = try Self.storedRecords(home: family.home("dad"))
+            #expect(again.records == (try Self.storedRecords(home: family.home("mum"))).records)
+            #expect(again.sole == 124)
+            #expect(try dad.records(includeDeleted: true) == mum.records(includeDeleted: true))
+            #expect(try dad.record(treatment)?.values["dosage"] == ["dose": "20", "unit": "mg"])
+        }
+    }
+
+    /// A record of one change whose change is not in the log cannot be read: the error names both,
+    /// and the other records still list.
+    @Test func aRecordNamingAChangeTheLogLacksIsNamed() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
+            let first = try mum.add(.flare, fields: ["started": "2026-03-01", "sites": ["spine"], "pain": 2])
+            let second = try mum.add(.flare, fields: ["started": "2026-03-02", "sites": ["rib-left"], "pain": 3])
+            try await mum.push()
+            let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
             #expect(try await dad.pull().received == 2)
-            #expect(try Self.storedRecords(home: family.home("dad")) == Self.storedRecords(home: family.home("mum")))
+            let file = try Self.replicaPath(home: family.home("dad"))
+            try await DatabaseQueue(path: file).write { db in
+                try db.execute(sql: #"UPDATE record SET state = CAST('{"sole":987654}' AS BLOB) WHERE id = ?"#, arguments: [first.canonical])
+            }
+            #expect(throws: ClientError.self) { try dad.records() }
+            do {
+                _ = try dad.record(first)
+                Issue.record("a record naming a change the log lacks was read")
+            } catch {
+                #expect("\(error)".contains(first.canonical) && "\(error)".contains("987654"), "\(error)")
+            }
+            #expect(try dad.record(second)?.values["pain"] == 3)
         }
     }
 
@@ -174,12 +214,22 @@ import Testing
         return home + "/" + (try #require(files.first { $0.hasSuffix("replica.sqlite") }))
     }
 
-    /// Every column of every record a replica stores, in id order.
-    static func storedRecords(home: String) throws -> [[DatabaseValue]] {
+    /// Every column of every record a replica stores, in id order, the state of a record stored as
+    /// `{"sole": seq}` read as the merged state it stands for; and how many were stored so.
+    static func storedRecords(home: String) throws -> (records: [[DatabaseValue]], sole: Int) {
         try DatabaseQueue(path: try replicaPath(home: home)).read { db in
-            try Row.fetchAll(db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, state FROM record ORDER BY id").map {
-                Array($0.databaseValues)
+            var sole = 0
+            let records = try Row.fetchAll(db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, state FROM record ORDER BY id").map {
+                row in
+                var columns = Array(row.databaseValues)
+                let stored = try RecordMerger.StoredRecord(row["state"], of: try #require(UUID(canonical: row["id"])), in: db)
+                if case .sole = stored {
+                    sole += 1
+                    columns[5] = Data(try stored.state().storedBytes).databaseValue
+                }
+                return columns
             }
+            return (records, sole)
         }
     }
 }

@@ -70,8 +70,8 @@ extension DiaryDevice {
     public func conflicts() throws(ClientError) -> [OpenConflict] {
         let members = try replica.members()
         let states = try replica.read { db in
-            try Data.fetchAll(db, sql: "SELECT state FROM record WHERE conflicts > 0 ORDER BY id").map {
-                try RecordState(storedValue: JSONValue(parsing: $0))
+            try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE conflicts > 0 ORDER BY id").map {
+                try RecordMerger.StoredRecord($0["state"], of: UUID(canonical: $0["id"])!, in: db).state()
             }
         }
         return states.flatMap(\.conflicts).map { conflict in

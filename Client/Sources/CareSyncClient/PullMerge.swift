@@ -32,7 +32,7 @@ extension Replica {
             let stored = try RecordMerger.storedStates(of: Set(fresh.map(\.change.record)), in: db)
             let merge = { @Sendable () throws -> [RecordMerger.EncodedRecord] in
                 var merger = try RecordMerger(stored: stored)
-                for received in fresh { try merger.apply(received) }
+                for received in fresh { try merger.applyPulled(received.change) }
                 return merger.encoded()
             }
             // The records of a large page are merged and encoded on another thread while this one logs
@@ -41,8 +41,11 @@ extension Replica {
             // would cost two thread switches for less work than that.
             let merged = fresh.count >= Self.changesMergedOffThread ? OffThread(merge) : nil
             var authors: Set<UUID> = []
+            // Where each change went in the log, for the records of one change, which name it.
+            var seqs: [UUID: Int64] = [:]
+            seqs.reserveCapacity(fresh.count)
             for received in fresh {
-                try RecordMerger.log(received.change, body: received.wireBytes, in: db)
+                seqs[received.change.id] = try RecordMerger.log(received.change, body: received.wireBytes, in: db)
                 authors.insert(received.change.author)
             }
             let new = fresh.count
@@ -50,7 +53,7 @@ extension Replica {
                 try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM member WHERE id = ?)"), arguments: [author.canonical])
                     ?? false
             }
-            try RecordMerger.write(try merged?.value() ?? merge(), to: db)
+            try RecordMerger.write(try merged?.value() ?? merge(), seqs: seqs, to: db)
             // The changes logged move the clock past their stamps (`lastStamp`), so a later local edit
             // wins over them.
             try db.cachedStatement(sql: "UPDATE identity SET epoch = ?, cursor = ?, lastPullAt = ? WHERE id = 1").execute(

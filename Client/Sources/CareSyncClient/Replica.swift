@@ -151,7 +151,7 @@ final class Replica: Sendable {
             arguments += [type.rawValue]
         }
         if !includeDeleted { sql += " AND deleted = 0" }
-        let records = try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.record) }
+        let records = try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { try Self.record($0, in: db) } }
         return records.sorted {
             let left = $0.values["started"]?.stringValue ?? ""
             let right = $1.values["started"]?.stringValue ?? ""
@@ -161,9 +161,7 @@ final class Replica: Sendable {
 
     func record(_ id: UUID) throws(ClientError) -> DiaryRecord? {
         try read { db in
-            try Row.fetchOne(
-                db, sql: Self.selectRecords + " WHERE id = ?", arguments: [id.canonical]
-            ).map(Self.record)
+            try Row.fetchOne(db, sql: Self.selectRecords + " WHERE id = ?", arguments: [id.canonical]).map { try Self.record($0, in: db) }
         }
     }
 
@@ -186,10 +184,11 @@ final class Replica: Sendable {
     /// The columns `record(_:)` reads.
     private static let selectRecords = "SELECT id, type, deleted, conflicts, updatedHLC, state FROM record"
 
-    private static func record(_ row: Row) throws -> DiaryRecord {
-        let values = try RecordState.currentValues(stored: row["state"] as Data)
+    private static func record(_ row: Row, in db: Database) throws -> DiaryRecord {
+        let id = UUID(canonical: row["id"])!
+        let values = try RecordMerger.StoredRecord(row["state"], of: id, in: db).currentValues()
         return DiaryRecord(
-            id: UUID(canonical: row["id"])!, type: RecordType(rawValue: row["type"])!, isDeleted: row["deleted"], values: values,
+            id: id, type: RecordType(rawValue: row["type"])!, isDeleted: row["deleted"], values: values,
             updated: HLC(packed: row["updatedHLC"]), conflicts: row["conflicts"])
     }
 }
@@ -201,15 +200,16 @@ final class Replica: Sendable {
 struct RecordMerger {
     private var states: [UUID: RecordState] = [:]
     private var touched: Set<UUID> = []
-    /// New records made by one change so far, encoded from that change's bytes without merging (a
-    /// fresh device's pull is mostly such records); merged as usual once a second change comes.
-    private var soles: [UUID: (change: Change, encoded: EncodedRecord)] = [:]
+    /// New records made by one pulled change so far, not merged: each is stored as `{"sole": seq}` of
+    /// its change (`SoleRecord`; a fresh device's pull is mostly such records), and merged as usual
+    /// once a second change comes.
+    private var soles: [UUID: Change] = [:]
 
     init() {}
 
-    /// A merger holding the given stored states (as `storedStates(of:in:)` read them), parsed here.
-    init(stored: [UUID: Data]) throws {
-        for (id, data) in stored { states[id] = try RecordState(storedValue: JSONValue(parsing: data)) }
+    /// A merger holding the given stored records (as `storedStates(of:in:)` read them), parsed here.
+    init(stored: [UUID: StoredRecord]) throws {
+        for (id, record) in stored { states[id] = try record.state() }
     }
 
     /// The record's merged state, or nil if the replica has never seen it.
@@ -219,21 +219,75 @@ struct RecordMerger {
             let stored = try BoundStatement(db, sql: "SELECT state FROM record WHERE id = ?").firstRow(
                 { values in values.text(id.canonical) }, { $0.blob(0) })
         else { return nil }
-        let state = try RecordState(storedValue: JSONValue(parsing: stored))
+        let state = try StoredRecord(Data(stored), of: id, in: db).state()
         states[id] = state
         return state
     }
 
-    /// The stored states of those of `ids` the replica holds, read in one statement.
-    static func storedStates(of ids: some Collection<UUID>, in db: Database) throws -> [UUID: Data] {
-        var stored: [UUID: Data] = [:]
+    /// The stored records of those of `ids` the replica holds, read in one statement.
+    static func storedStates(of ids: some Collection<UUID>, in db: Database) throws -> [UUID: StoredRecord] {
+        var stored: [UUID: StoredRecord] = [:]
         let rows = try Row.fetchCursor(
             db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (SELECT value FROM json_each(?))"),
             arguments: [jsonList(ids.map(\.canonical))])
         while let row = try rows.next() {
-            if let id = UUID(canonical: row["id"]) { stored[id] = row["state"] }
+            if let id = UUID(canonical: row["id"]) { stored[id] = try StoredRecord(row["state"], of: id, in: db) }
         }
         return stored
+    }
+
+    /// A record's `state` as stored: a merged state (`RecordState.storedBytes`), or, for a record one
+    /// pulled change made alone, the signed body of that change, which `{"sole": seq}` names.
+    enum StoredRecord: Sendable {
+        case merged(Data)
+        case sole(body: Data, record: UUID)
+
+        /// Reads the body of the change a record of one change names.
+        init(_ state: Data, of record: UUID, in db: Database) throws {
+            guard let seq = SoleRecord.seq(in: state) else {
+                self = .merged(state)
+                return
+            }
+            guard let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM change WHERE seq = ?"), arguments: [seq]) else {
+                throw ClientError.setup(
+                    "the replica is damaged: record \(record.canonical) names change \(seq) of its log, which the log does not hold")
+            }
+            self = .sole(body: body, record: record)
+        }
+
+        /// The merged state: a record of one change is that change merged into a new record.
+        func state() throws -> RecordState {
+            switch self {
+            case .merged(let data):
+                return try RecordState(storedValue: JSONValue(parsing: data))
+            case .sole(let body, let record):
+                let change = try SignedChange(wireValue: JSONValue(parsing: body)).change
+                guard change.record == record else {
+                    throw ClientError.setup(
+                        "the replica is damaged: record \(record.canonical) names change \(change.id.canonical), which is of another record")
+                }
+                var state = RecordState(id: record, type: change.type)
+                try state.apply(change)
+                return state
+            }
+        }
+
+        /// The current values, cleared fields left out, as a listing shows them. A record of one change
+        /// holds that change's fields: they are read from its body, which was checked when it was
+        /// logged, without reading it into a change and merging it (for 100,000 records, that took a
+        /// listing from 2.5 to 3.6 s, docs/PERFORMANCE.md).
+        func currentValues() throws -> [String: JSONValue] {
+            switch self {
+            case .merged(let data):
+                return try RecordState.currentValues(stored: data)
+            case .sole(let body, let record):
+                let members = try JSONValue(parsing: body).objectValue
+                guard members?["record"]?.stringValue == record.canonical, let fields = members?["fields"]?.objectValue else {
+                    throw ClientError.setup("the replica is damaged: record \(record.canonical) names a change of another record")
+                }
+                return fields.filter { !$0.value.isNull }
+            }
+        }
     }
 
     /// Of `changes`, those the log does not hold yet, each once, in their order (one statement).
@@ -266,16 +320,15 @@ struct RecordMerger {
         return db.changesCount > 0 ? db.lastInsertedRowID : nil
     }
 
-    /// Merges a received change into its record as loaded (a record not loaded is new).
-    mutating func apply(_ received: ReceivedChange) throws(ClientError) {
-        let change = received.change
+    /// Merges a pulled change into its record as loaded (a record not loaded is new). A new record's
+    /// first change is kept aside instead (`soles`), until a second one comes.
+    mutating func applyPulled(_ change: Change) throws(ClientError) {
         if states[change.record] == nil {
-            if let first = soles.removeValue(forKey: change.record) {
-                try apply(first.change)
-            } else if let encoded = EncodedRecord(newRecordFrom: received) {
-                soles[change.record] = (change, encoded)
+            guard let first = soles.removeValue(forKey: change.record) else {
+                soles[change.record] = change
                 return
             }
+            try apply(first)
         }
         try apply(change)
     }
@@ -299,17 +352,26 @@ struct RecordMerger {
         let deleted: Bool
         let conflicts: Int
         let updatedHLC: Int64
-        let stored: [UInt8]
+        /// The merged state's bytes, or nil for a record of one change, which names that change.
+        let stored: [UInt8]?
+        let soleChange: UUID?
     }
 
     /// The stored form of every touched record.
     func encoded() -> [EncodedRecord] {
-        soles.values.map(\.encoded)
+        soles.values.map { change in
+            // What merging the one change into a new record gives: its `deleted` value, no conflict,
+            // and its stamp if it sets any field.
+            EncodedRecord(
+                id: change.record.canonical, type: change.type.rawValue,
+                deleted: change.fields[RecordSchema.deleted.name]?.boolValue ?? false, conflicts: 0,
+                updatedHLC: change.fields.isEmpty ? 0 : change.hlc.packed, stored: nil, soleChange: change.id)
+        }
             + touched.map { id in
                 let state = states[id]!
                 return EncodedRecord(
                     id: id.canonical, type: state.type.rawValue, deleted: state.isDeleted, conflicts: state.conflictCount,
-                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, stored: state.storedBytes)
+                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, stored: state.storedBytes, soleChange: nil)
             }
     }
 
@@ -320,7 +382,8 @@ struct RecordMerger {
         soles.removeAll()
     }
 
-    static func write(_ records: [EncodedRecord], to db: Database) throws {
+    /// - Parameter seqs: the log's seq of each change that a record of one change names.
+    static func write(_ records: [EncodedRecord], seqs: [UUID: Int64] = [:], to db: Database) throws {
         let statement = try BoundStatement(
             db,
             sql: """
@@ -329,26 +392,22 @@ struct RecordMerger {
                     updatedHLC = excluded.updatedHLC, state = excluded.state
                 """)
         for record in records {
+            let stored: [UInt8]
+            if let change = record.soleChange {
+                guard let seq = seqs[change] else { throw ClientError.setup("change \(change.canonical) was not logged before its record") }
+                stored = SoleRecord.bytes(seq: seq)
+            } else {
+                stored = record.stored!
+            }
             try statement.run { values in
                 values.text(record.id)
                 values.text(record.type)
                 values.integer(record.deleted ? 1 : 0)
                 values.integer(Int64(record.conflicts))
                 values.integer(record.updatedHLC)
-                values.blob(record.stored)
+                values.blob(stored)
             }
         }
-    }
-}
-
-extension RecordMerger.EncodedRecord {
-    /// The stored form of the record `received` makes alone, where its bytes can be used as they are.
-    init?(newRecordFrom received: ReceivedChange) {
-        guard let stored = RecordState.storedBytes(ofNewRecordFrom: received) else { return nil }
-        let change = received.change
-        self.init(
-            id: change.record.canonical, type: change.type.rawValue, deleted: change.fields[RecordSchema.deleted.name]?.boolValue ?? false,
-            conflicts: 0, updatedHLC: change.hlc.packed, stored: stored)
     }
 }
 

@@ -64,7 +64,7 @@ struct ChangeWriter {
         /// Whether a change of this batch was stored into it.
         var touched = false
         /// A new record's first change and its sequence number, while it is the only one: it wins every
-        /// field, and the row names it (`CurrentFields.soleBytes`). Moved into `fields` when a second
+        /// field, and the row names it (`SoleRecord`). Moved into `fields` when a second
         /// change comes.
         var sole: (change: StorableChange, seq: Int64)?
 
@@ -139,7 +139,7 @@ struct ChangeWriter {
         let insert = try BoundStatement(db, sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
         let update = try BoundStatement(db, sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
         for pending in records.values where pending.touched {
-            let fields = pending.sole.map { CurrentFields.soleBytes(seq: $0.seq) } ?? CurrentFields.bytes(pending.fields)
+            let fields = pending.sole.map { SoleRecord.bytes(seq: $0.seq) } ?? CurrentFields.bytes(pending.fields)
             if pending.exists {
                 try update.run { values in
                     values.blob(fields)

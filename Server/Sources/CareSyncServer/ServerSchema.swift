@@ -178,10 +178,10 @@ enum ServerSchema {
 /// are in the changes' signed bodies.
 ///
 /// A record whose every field was set by the one change the log holds for it (a push mostly creates
-/// records) names that change by its sequence number instead, `{"sole": 123}`: its fields and stamp
-/// are in the change's signed body, and `read(_:in:)` takes them from there. The row takes about a third
-/// of the space, and a push writes one for every new record (docs/PERFORMANCE.md). The record's next change
-/// writes it out in full.
+/// records) names that change by its sequence number instead (`SoleRecord`, `{"sole": 123}`): its
+/// fields and stamp are in the change's signed body, and `read(_:in:)` takes them from there. The row
+/// takes about a third of the space, and a push writes one for every new record (docs/PERFORMANCE.md).
+/// The record's next change writes it out in full.
 ///
 /// Migration v4 wrote the values too, `{"<change id>": {"stamp": "…", "values": {"pain": 6, …}}, …}`;
 /// `read` reads that form for migration v5.
@@ -197,15 +197,9 @@ enum CurrentFields {
         stamp != entry.stamp ? stamp > entry.stamp : change > entry.change
     }
 
-    /// The bytes of a record whose every field was set by its one change, the log's change `seq`.
-    static func soleBytes(seq: Int64) -> [UInt8] {
-        Array(#"{"sole":"#.utf8) + Array(String(seq).utf8) + [UInt8(ascii: "}")]
-    }
-
     /// The entries of a stored record in any form, reading the change that a record of one change names.
     static func read(_ data: Data, in db: Database) throws -> [String: Entry] {
-        let stored = try JSONValue(parsing: data)
-        guard let members = stored.objectValue, members.count == 1, let seq = members["sole"]?.intValue else { return try read(stored) }
+        guard let seq = SoleRecord.seq(in: data) else { return try read(data) }
         guard let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM change WHERE seq = ?"), arguments: [seq]) else {
             throw JSONParseError("stored current state names change seq \(seq), which the log does not hold")
         }
