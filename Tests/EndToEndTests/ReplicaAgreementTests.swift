@@ -57,6 +57,17 @@ import Testing
             #expect(again.sole == 124)
             #expect(try dad.records(includeDeleted: true) == mum.records(includeDeleted: true))
             #expect(try dad.record(treatment)?.values["dosage"] == ["dose": "20", "unit": "mg"])
+
+            // Changes the replica holds that come back, its own or every one after a lost cursor, are
+            // neither counted nor merged again.
+            #expect(try await dad.pull().received == 0)
+            try await DatabaseQueue(path: Self.replicaPath(home: family.home("dad"))).write { db in
+                try db.execute(sql: "UPDATE identity SET cursor = 0")
+            }
+            #expect(try await dad.pull().received == 0)
+            let repulled = try Self.storedRecords(home: family.home("dad"))
+            #expect(repulled.records == again.records)
+            #expect(repulled.sole == again.sole)
         }
     }
 
