@@ -240,7 +240,7 @@ public final class ServerDatabase: Sendable {
 
     /// One page of a pull.
     struct PullPage: Sendable {
-        var bodies: [Data]
+        var bodies: [[UInt8]]
         /// The cursor to ask from next: the last change's sequence number, or `after` if none.
         var next: Int64
         /// How many changes remain after this page.
@@ -258,14 +258,22 @@ public final class ServerDatabase: Sendable {
     func pull(diary: String, after cursor: Int64, limit: Int) throws -> PullPage {
         try pool.read { db in
             let start = try Self.ordinal(after: cursor, diary: diary, in: db)
-            let rows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT seq, ordinal, body FROM change WHERE diaryId = ? AND ordinal > ? ORDER BY ordinal LIMIT ?"),
-                arguments: [diary, start, limit])
+            // Read without GRDB's rows, which were most of the server's part of a pull.
+            var bodies: [[UInt8]] = []
+            bodies.reserveCapacity(limit)
+            var end: (seq: Int64, ordinal: Int64)?
+            try BoundStatement(db, sql: "SELECT seq, ordinal, body FROM change WHERE diaryId = ? AND ordinal > ? ORDER BY ordinal LIMIT ?")
+                .forEachRow({ values in
+                    values.text(diary)
+                    values.integer(start)
+                    values.integer(Int64(limit))
+                }) { row in
+                    bodies.append(row.blob(2))
+                    end = (row.integer(0), row.integer(1))
+                }
             let last = try ChangeWriter.lastChange(of: diary, in: db)
-            let next: Int64 = rows.last?["seq"] ?? cursor
             // Ordinals count a diary's changes in seq order: what remains after this page is a subtraction.
-            let remaining: Int64 = rows.last.map { last.ordinal - ($0["ordinal"] as Int64) } ?? 0
-            return PullPage(bodies: rows.map { $0["body"] }, next: next, remaining: remaining, latest: last.seq)
+            return PullPage(bodies: bodies, next: end?.seq ?? cursor, remaining: end.map { last.ordinal - $0.ordinal } ?? 0, latest: last.seq)
         }
     }
 
