@@ -71,6 +71,44 @@ import Testing
         }
     }
 
+    /// A record a pulled change makes alone is stored with the columns and read back as the state that
+    /// merging the change into a new record gives, whatever the change holds: seen stamps, a cleared
+    /// field, a deletion, no field at all, either record type.
+    @Test func aRecordOfOnePulledChangeIsWhatMergingThatChangeGives() throws {
+        let key = DeviceKey.generate()
+        let (author, other, diary) = (UUID.version7(), UUID.version7(), UUID.version7())
+        let earlier = [Stamp(hlc: HLC(millis: 1_732_400_000_000, counter: 0), device: other)]
+        let changes: [(RecordType, [String: JSONValue], [String: [Stamp]])] = [
+            (.flare, ["started": "2026-03-01", "sites": ["spine"], "pain": 4, "notes": "at night"], [:]),
+            (.flare, ["pain": 3, "notes": "better"], ["pain": earlier]),
+            (.flare, ["pain": 5, "notes": .null], [:]),
+            (.flare, ["started": "2026-03-02", "deleted": true], [:]),
+            (.flare, [:], [:]),
+            (.treatment, ["kind": "nsaid", "name": "naproxen", "dosage": ["dose": "250", "unit": "mg"], "started": "2026-03-01"], [:]),
+        ]
+        for (index, (type, fields, seen)) in changes.enumerated() {
+            let change = Change(
+                id: UUID.version7(), diary: diary, record: UUID.version7(), type: type,
+                hlc: HLC(millis: 1_732_500_000_000 + Int64(index), counter: 0), author: author, fields: fields,
+                seen: fields.keys.reduce(into: [:]) { $0[$1] = seen[$1] ?? [] })
+            let (_, wire) = ChangeSigner.signWithWireBytes(change, with: key)
+            var alone = RecordMerger()
+            try alone.applyPulled(change)
+            var merged = RecordMerger()
+            try merged.apply(change)
+            let (sole, full) = (try #require(alone.encoded().first), try #require(merged.encoded().first))
+            guard case .sole(change.id) = sole.stored, case .merged(let bytes) = full.stored else {
+                Issue.record("\(fields): stored \(sole.stored) and \(full.stored)")
+                continue
+            }
+            #expect(sole.id == full.id && sole.type == full.type, "\(fields)")
+            #expect(sole.deleted == full.deleted && sole.conflicts == full.conflicts && sole.updatedHLC == full.updatedHLC, "\(fields)")
+            let stored = RecordMerger.StoredRecord.sole(body: Data(wire), record: change.record)
+            #expect(try stored.state().storedBytes == bytes, "\(fields)")
+            #expect(try stored.currentValues() == RecordState.currentValues(stored: bytes), "\(fields)")
+        }
+    }
+
     /// A record of one change whose change is not in the log cannot be read: the error names both,
     /// and the other records still list.
     @Test func aRecordNamingAChangeTheLogLacksIsNamed() async throws {

@@ -274,8 +274,8 @@ struct RecordMerger {
 
         /// The current values, cleared fields left out, as a listing shows them. A record of one change
         /// holds that change's fields: they are read from its body, which was checked when it was
-        /// logged, without reading it into a change and merging it (for 100,000 records, that took a
-        /// listing from 2.5 to 3.6 s, docs/PERFORMANCE.md).
+        /// logged, without reading it into a change and merging it (which took `syncctl export` of
+        /// 100,000 records to 3.5–3.8 s, against 2.8–2.9 s this way; docs/PERFORMANCE.md).
         func currentValues() throws -> [String: JSONValue] {
             switch self {
             case .merged(let data):
@@ -352,9 +352,14 @@ struct RecordMerger {
         let deleted: Bool
         let conflicts: Int
         let updatedHLC: Int64
-        /// The merged state's bytes, or nil for a record of one change, which names that change.
-        let stored: [UInt8]?
-        let soleChange: UUID?
+        let stored: Stored
+
+        enum Stored: Sendable {
+            /// The merged state (`RecordState.storedBytes`).
+            case merged([UInt8])
+            /// A record of one change, whose row names the change by its seq in the log.
+            case sole(change: UUID)
+        }
     }
 
     /// The stored form of every touched record.
@@ -365,13 +370,13 @@ struct RecordMerger {
             EncodedRecord(
                 id: change.record.canonical, type: change.type.rawValue,
                 deleted: change.fields[RecordSchema.deleted.name]?.boolValue ?? false, conflicts: 0,
-                updatedHLC: change.fields.isEmpty ? 0 : change.hlc.packed, stored: nil, soleChange: change.id)
+                updatedHLC: change.fields.isEmpty ? 0 : change.hlc.packed, stored: .sole(change: change.id))
         }
             + touched.map { id in
                 let state = states[id]!
                 return EncodedRecord(
                     id: id.canonical, type: state.type.rawValue, deleted: state.isDeleted, conflicts: state.conflictCount,
-                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, stored: state.storedBytes, soleChange: nil)
+                    updatedHLC: state.lastStamp?.hlc.packed ?? 0, stored: .merged(state.storedBytes))
             }
     }
 
@@ -393,11 +398,12 @@ struct RecordMerger {
                 """)
         for record in records {
             let stored: [UInt8]
-            if let change = record.soleChange {
+            switch record.stored {
+            case .merged(let bytes):
+                stored = bytes
+            case .sole(let change):
                 guard let seq = seqs[change] else { throw ClientError.setup("change \(change.canonical) was not logged before its record") }
                 stored = SoleRecord.bytes(seq: seq)
-            } else {
-                stored = record.stored!
             }
             try statement.run { values in
                 values.text(record.id)
