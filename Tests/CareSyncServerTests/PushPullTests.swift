@@ -54,7 +54,10 @@ struct PushPullTests {
             for device in [0, 1, 0, 1, 0] {
                 let change = device == 0 ? mia.change() : leo.change()
                 let pushed = try await client.push([change], by: device == 0 ? mia : leo)
-                seqs.append((device == 0 ? "mia" : "leo", pushed["latest"]!.intValue!, change.change.id.canonical))
+                // `previous` is the diary's last change before the push, not the log's.
+                let diary = device == 0 ? "mia" : "leo"
+                #expect(pushed["previous"]?.intValue == seqs.last { $0.diary == diary }?.seq ?? 0)
+                seqs.append((diary, pushed["latest"]!.intValue!, change.change.id.canonical))
             }
             let mias = seqs.filter { $0.diary == "mia" }
             for cursor in [0] + seqs.map(\.seq) + [seqs.last!.seq + 10] {
@@ -78,6 +81,7 @@ struct PushPullTests {
             #expect(again.status == .ok)
             #expect(again["stored"] == 0)
             #expect(again["duplicates"] == 1)
+            #expect(again["previous"] == again["latest"], "a push that stores nothing moves nobody's cursor")
             #expect(try await client.pull(by: owner)["changes"]?.arrayValue?.count == 1)
         }
     }

@@ -71,6 +71,56 @@ import Testing
         }
     }
 
+    /// A push moves the pull cursor past the device's own changes when none of another device lies
+    /// between, so the next pull does not bring them back; past another device's change it never moves.
+    @Test func aPushMovesTheCursorPastItsOwnChangesButNotPastAnotherDevices() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
+            let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
+            let cursor = { (device: String) in
+                try await DatabaseQueue(path: Self.replicaPath(home: family.home(device))).read { db in
+                    try Int64.fetchOne(db, sql: "SELECT cursor FROM identity")!
+                }
+            }
+            for pain in 1...3 { try mum.add(.flare, fields: ["started": "2026-03-01", "sites": ["spine"], "pain": .int(Int64(pain))]) }
+            try await mum.push()
+            #expect(try await dad.pull().received == 3)
+            #expect(try await cursor("mum") == cursor("dad"), "mum's cursor is past her own 3 changes without a pull")
+            #expect(try await cursor("mum") > 0)
+
+            // Dad's changes land between mum's cursor and her next push: her cursor stays, and her pull
+            // brings his.
+            for pain in 4...5 { try dad.add(.flare, fields: ["started": "2026-03-02", "sites": ["rib-left"], "pain": .int(Int64(pain))]) }
+            try await dad.push()
+            let before = try await cursor("mum")
+            try mum.add(.treatment, fields: ["kind": "nsaid", "name": "naproxen", "started": "2026-03-02"])
+            try await mum.push()
+            #expect(try await cursor("mum") == before)
+            #expect(try await mum.pull().received == 2)
+            #expect(try await dad.pull().received == 1)
+            #expect(try mum.records() == dad.records())
+            #expect(try mum.records().count == 6)
+            #expect(try await cursor("mum") == cursor("dad"))
+        }
+    }
+
+    /// Two batches in flight may be stored in one order and acknowledged in the other: the cursor moves
+    /// through every batch stored right after it, whichever answer came first, and stops at a gap.
+    @Test func theCursorMovesThroughBatchesAcknowledgedInEitherOrderAndStopsAtAGap() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
+            let cursor = { () throws(ClientError) in try mum.replica.pullPosition().cursor }
+            try await mum.replica.acknowledge([], stored: [40: 50])
+            #expect(try cursor() == 0, "the batch stored after 40 says nothing of the changes up to 40")
+            try await mum.replica.acknowledge([], stored: [40: 50, 0: 40])
+            #expect(try cursor() == 50)
+            try await mum.replica.acknowledge([], stored: [60: 70])
+            #expect(try cursor() == 50, "another device's changes may lie between 50 and 60")
+            try await mum.replica.acknowledge([], stored: [50: 40])
+            #expect(try cursor() == 50, "a cursor never moves back")
+        }
+    }
+
     /// A record a pulled change makes alone is stored with the columns and read back as the state that
     /// merging the change into a new record gives, whatever the change holds: seen stamps, a cleared
     /// field, a deletion, no field at all, either record type.

@@ -35,12 +35,28 @@ extension Replica {
 
     /// Removes what the server acknowledged. Without an fsync: if a power failure undoes it, the changes
     /// are pushed again and the server counts them as duplicates.
-    /// - Parameter positions: the outbox positions (`QueuedChange.position`) of the changes acknowledged.
-    func acknowledge(_ positions: [Int64], at date: Date = Date()) async throws(ClientError) {
+    ///
+    /// The pull cursor moves past the push's own changes when nothing else lies before them: a batch
+    /// that stored changes after the diary's `previous` change, up to its `latest`, made every change of
+    /// the diary in between, and the replica holds them. So from a cursor at one batch's `previous`, it
+    /// moves to that batch's `latest`, then on through any batch stored right after it (two batches in
+    /// flight may be acknowledged in either order), and the next pull does not bring them back. If
+    /// another device's change lies between, the cursor stays and the pull brings it with the rest.
+    /// - Parameters:
+    ///   - positions: the outbox positions (`QueuedChange.position`) of the changes acknowledged.
+    ///   - stored: the `latest` of each batch this push stored changes with, by its `previous`.
+    func acknowledge(_ positions: [Int64], stored: [Int64: Int64] = [:], at date: Date = Date()) async throws(ClientError) {
         try await asyncWriteWithoutFsync { db in
             let statement = try BoundStatement(db, sql: "DELETE FROM outbox WHERE seq = ?")
             for position in positions { try statement.run { values in values.integer(position) } }
             try db.cachedStatement(sql: "UPDATE identity SET lastPushAt = ? WHERE id = 1").execute(arguments: [date])
+            guard !stored.isEmpty else { return }
+            let cursor = try Int64.fetchOne(db.cachedStatement(sql: "SELECT cursor FROM identity WHERE id = 1"))!
+            var moved = cursor
+            while let latest = stored[moved], latest > moved { moved = latest }
+            if moved != cursor {
+                try db.cachedStatement(sql: "UPDATE identity SET cursor = ? WHERE id = 1").execute(arguments: [moved])
+            }
         }
     }
 

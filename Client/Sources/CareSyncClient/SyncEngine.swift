@@ -54,6 +54,8 @@ extension DiaryDevice {
         var failure: ClientError?
         var after: Int64 = 0
         var exhausted = false
+        // The diary's changes each batch stored, as (previous, latest], by previous (`Replica.acknowledge`).
+        var stored: [Int64: Int64] = [:]
         await withTaskGroup(of: (PushBatch, Result<JSONValue, ClientError>).self) { group in
             var inFlight = 0
             while true {
@@ -73,10 +75,14 @@ extension DiaryDevice {
                 guard let (batch, answer) = await group.next() else { break }
                 inFlight -= 1
                 do {
-                    let answer = try answer.get()
-                    try await replica.acknowledge(batch.positions)
+                    let members = try answer.get().objectValue
+                    // A server older than the answer's `previous` leaves the cursor where it is.
+                    if let previous = members?["previous"]?.intValue, let latest = members?["latest"]?.intValue, latest > previous {
+                        stored[previous] = latest
+                    }
+                    try await replica.acknowledge(batch.positions, stored: stored)
                     result.sent += batch.positions.count
-                    result.duplicates += Int(answer.objectValue?["duplicates"]?.intValue ?? 0)
+                    result.duplicates += Int(members?["duplicates"]?.intValue ?? 0)
                     progress?(SyncProgress(phase: .push, done: result.sent, total: max(total, result.sent)))
                 } catch {
                     failure = failure ?? Replica.failure(error, "written")

@@ -51,6 +51,9 @@ struct ChangeWriter {
     private let receivedAt: String
     /// Looked up once per batch rather than by its text for every change.
     private let insertChange: BoundStatement
+    /// The diary's last sequence number before this batch stored anything: the batch's new changes are
+    /// all of the diary's changes after it, up to `latestSeq`.
+    let previousSeq: Int64
     private(set) var latestSeq: Int64
     private var ordinal: Int64
     /// Records touched by this batch, written back once by `finish()`.
@@ -109,6 +112,7 @@ struct ChangeWriter {
                 ON CONFLICT (id) DO NOTHING
                 """)
         (latestSeq, ordinal) = try Self.lastChange(of: diary, in: db)
+        previousSeq = latestSeq
         try loadRecords(batch.records)
     }
 

@@ -75,7 +75,10 @@ struct ChangesController {
         // Held to here, so that the changes are freed on this thread rather than on the database's one
         // writer thread, which every push waits for (`ServerDatabase.store`).
         withExtendedLifetime(storable) {}
-        return ["stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest)]
+        return [
+            "stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest),
+            "previous": .int(outcome.previous),
+        ]
     }
 
     /// `?after=CURSOR&limit=N`: the next page. The body is assembled from the stored change bytes.

@@ -166,6 +166,8 @@ public final class ServerDatabase: Sendable {
         var stored = 0
         var duplicates = 0
         var latest: Int64 = 0
+        /// The diary's last sequence number before this push stored anything (`ChangeWriter.previousSeq`).
+        var previous: Int64 = 0
     }
 
     /// Stores a batch of verified changes, whole or not at all. A change already stored with the same
@@ -235,6 +237,7 @@ public final class ServerDatabase: Sendable {
         }
         try writer.finish()
         outcome.latest = writer.latestSeq
+        outcome.previous = writer.previousSeq
         return outcome
     }
 
