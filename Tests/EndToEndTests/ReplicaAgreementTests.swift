@@ -71,7 +71,7 @@ import Testing
         }
     }
 
-    /// A push moves the pull cursor past the device's own changes when none of another device lies
+    /// A push moves the pull cursor past the device's own changes when no other device's change lies
     /// between, so the next pull does not bring them back; past another device's change it never moves.
     @Test func aPushMovesTheCursorPastItsOwnChangesButNotPastAnotherDevices() async throws {
         try await withFamily({ try await Family.parents() }) { family in
