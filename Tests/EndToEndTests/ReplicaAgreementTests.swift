@@ -77,30 +77,26 @@ import Testing
         try await withFamily({ try await Family.parents() }) { family in
             let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
             let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
-            let cursor = { (device: String) in
-                try await DatabaseQueue(path: Self.replicaPath(home: family.home(device))).read { db in
-                    try Int64.fetchOne(db, sql: "SELECT cursor FROM identity")!
-                }
-            }
+            let cursor = { (device: DiaryDevice) throws(ClientError) in try device.replica.pullPosition().cursor }
             for pain in 1...3 { try mum.add(.flare, fields: ["started": "2026-03-01", "sites": ["spine"], "pain": .int(Int64(pain))]) }
             try await mum.push()
             #expect(try await dad.pull().received == 3)
-            #expect(try await cursor("mum") == cursor("dad"), "mum's cursor is past her own 3 changes without a pull")
-            #expect(try await cursor("mum") > 0)
+            #expect(try cursor(mum) == cursor(dad), "mum's cursor is past her own 3 changes without a pull")
+            #expect(try cursor(mum) > 0)
 
             // Dad's changes land between mum's cursor and her next push: her cursor stays, and her pull
             // brings his.
             for pain in 4...5 { try dad.add(.flare, fields: ["started": "2026-03-02", "sites": ["rib-left"], "pain": .int(Int64(pain))]) }
             try await dad.push()
-            let before = try await cursor("mum")
+            let before = try cursor(mum)
             try mum.add(.treatment, fields: ["kind": "nsaid", "name": "naproxen", "started": "2026-03-02"])
             try await mum.push()
-            #expect(try await cursor("mum") == before)
+            #expect(try cursor(mum) == before)
             #expect(try await mum.pull().received == 2)
             #expect(try await dad.pull().received == 1)
             #expect(try mum.records() == dad.records())
             #expect(try mum.records().count == 6)
-            #expect(try await cursor("mum") == cursor("dad"))
+            #expect(try cursor(mum) == cursor(dad))
         }
     }
 
