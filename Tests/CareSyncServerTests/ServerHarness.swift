@@ -4,6 +4,7 @@ import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import SyncCore
 import Testing
@@ -21,8 +22,8 @@ struct ServerHarness {
         configuration.port = 0
     }
 
-    func app() throws -> some ApplicationProtocol {
-        try buildApplication(configuration: configuration, database: database)
+    func app(metrics: ServerMetrics = ServerMetrics(), logger: Logger = .quiet) throws -> some ApplicationProtocol {
+        try buildApplication(configuration: configuration, database: database, metrics: metrics, logger: logger)
     }
 
     /// Runs SQL on the server's file behind its back: the way tests tamper with stored data.
@@ -34,6 +35,15 @@ struct ServerHarness {
 
     func remove() {
         try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+extension Logger {
+    /// The server's log in tests: warnings and errors only, not a line per request.
+    static var quiet: Logger {
+        var logger = Logger(label: "caresync-tests")
+        logger.logLevel = .warning
+        return logger
     }
 }
 

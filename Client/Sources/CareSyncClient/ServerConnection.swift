@@ -137,9 +137,12 @@ struct ServerConnection: Sendable {
             guard FileManager.default.isReadableFile(atPath: caFile) else { throw .setup("cannot read the CA certificate file \(caFile)") }
             tls.trustRoots = .file(caFile)
         }
-        let configuration = HTTPClient.Configuration(
+        var configuration = HTTPClient.Configuration(
             tlsConfiguration: tls, redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(10), read: .seconds(120)))
+        // Shorter than the server's wait for the next request on an open connection (30 s by default),
+        // so that the client, not the server, closes an idle one and no request meets a closing connection.
+        configuration.connectionPool.idleTimeout = .seconds(20)
         return clients.withLock { cache in
             if let client = cache[cacheKey] { return client }
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

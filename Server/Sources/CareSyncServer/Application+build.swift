@@ -7,22 +7,27 @@ import SyncCore
 
 /// Builds the CareSync HTTP application. `caresync-server serve` runs it; tests call it too.
 /// Throws if TLS is configured and the certificate or key cannot be read.
-public func buildApplication(configuration: ServerConfiguration, database: ServerDatabase, logger: Logger? = nil) throws -> some ApplicationProtocol {
+public func buildApplication(
+    configuration: ServerConfiguration, database: ServerDatabase, metrics: ServerMetrics = ServerMetrics(), logger: Logger? = nil
+) throws -> some ApplicationProtocol {
     let logger = logger ?? Logger(label: "caresync-server")
+    database.report(to: metrics)
+    let routes = RouteTable()
     let router = Router(context: CareSyncRequestContext.self)
-    router.add(middleware: ErrorLoggingMiddleware())
+    router.add(middleware: RequestObserver(routes: routes, metrics: metrics))
+    OperatorController(database: database, metrics: metrics, metricsToken: configuration.metricsToken).addRoutes(to: router)
     let v1 = router.group("v1")
     EnrollmentController(database: database, limiter: EnrollmentLimiter()).addRoutes(to: v1)
-    let diary = v1.group("diaries/:diary")
-        .add(
-            middleware: RequestAuthenticator(
-                database: database, nonces: NonceCache(window: configuration.requestWindow), configuration: configuration))
+    let diary = v1.group("diaries/:diary").add(middleware: RequestAuthenticator(database: database, configuration: configuration))
     DiaryController(database: database, configuration: configuration).addRoutes(to: diary)
     ChangesController(database: database, configuration: configuration).addRoutes(to: diary)
+    routes.set(from: router)
     return Application(
         router: router,
-        server: try configuration.httpServer(),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "caresync-server"),
+        server: try configuration.httpServer(metrics: metrics),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "caresync-server",
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
         logger: logger)
 }
 
@@ -32,11 +37,15 @@ public struct TLSSetupError: Error, CustomStringConvertible {
 }
 
 extension ServerConfiguration {
-    /// Plain HTTP/1.1, or HTTPS with the configured PEM certificate chain and private key.
-    func httpServer() throws -> HTTPServerBuilder {
+    /// Plain HTTP/1.1, or HTTPS with the configured PEM certificate chain and private key; each
+    /// connection watched by a `ConnectionGuard`.
+    func httpServer(metrics: ServerMetrics) throws -> HTTPServerBuilder {
+        let http1 = HTTPServerBuilder { [requestHeadTimeout, requestBodyTimeout] responder in
+            GuardedHTTP1Channel(responder: responder, headTimeout: requestHeadTimeout, bodyTimeout: requestBodyTimeout, metrics: metrics)
+        }
         switch (tlsCertificatePath, tlsKeyPath) {
         case (nil, nil):
-            return .http1()
+            return http1
         case (let certificatePath?, let keyPath?):
             let chain: [NIOSSLCertificate]
             let key: NIOSSLPrivateKey
@@ -52,25 +61,9 @@ extension ServerConfiguration {
                 throw TLSSetupError(description: "cannot read the TLS private key \(keyPath): \(error)")
             }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-            return try .tls(.http1(), tlsConfiguration: tls)
+            return try .tls(http1, tlsConfiguration: tls)
         default:
             throw TLSSetupError(description: "TLS needs both --tls-cert and --tls-key")
-        }
-    }
-}
-
-/// Turns an unexpected error into a 500 that says so, and logs it; refusals pass through untouched.
-struct ErrorLoggingMiddleware: RouterMiddleware {
-    typealias Context = CareSyncRequestContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as HTTPResponseError {
-            throw error
-        } catch {
-            context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            throw APIError(.internalServerError, "internal_error", "the server failed to handle this request; the operator can find it in the log")
         }
     }
 }

@@ -12,6 +12,8 @@ public struct CareSyncRequestContext: RequestContext {
     var body: [UInt8] = []
     /// The peer's IP address, where the transport knows it (not in router-level tests).
     let remoteAddress: String?
+    /// The device and diary the authenticator found, for the request log.
+    let requester = Requester()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -32,7 +34,6 @@ struct RequestAuthenticator: RouterMiddleware {
     typealias Context = CareSyncRequestContext
 
     let database: ServerDatabase
-    let nonces: NonceCache
     let configuration: ServerConfiguration
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -59,7 +60,7 @@ struct RequestAuthenticator: RouterMiddleware {
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: configuration.maxBodyBytes)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "body_too_large", "the request body is larger than \(configuration.maxBodyBytes) bytes")
         }
         let bytes = Array(body.readableBytesView)
@@ -78,7 +79,9 @@ struct RequestAuthenticator: RouterMiddleware {
             throw APIError(.unauthorized, "bad_signature", "the request signature does not verify with this device's key")
         }
         // Only a verified signature may spend a nonce, so nobody can fill the cache for a device.
-        guard await nonces.use(parameters.nonce, device: device.id, now: now) else {
+        let nonce = ServerDatabase.SeenNonce(
+            device: device.id, nonce: parameters.nonce, at: now, window: configuration.requestWindow.seconds * 2)
+        guard try await database.spend(nonce) else {
             throw APIError(.unauthorized, "replayed_nonce", "this nonce was used before: every request needs a fresh one")
         }
         if device.revokedAt != nil {
@@ -92,6 +95,7 @@ struct RequestAuthenticator: RouterMiddleware {
             throw APIError(.notFound, "not_found", "no diary \(diary) here")
         }
         context.device = device
+        context.requester.set(device: device.id, diary: device.diaryId)
         context.body = bytes
         return try await next(request, context)
     }
@@ -107,33 +111,6 @@ extension HTTPField.Name {
     static let signatureInput = Self("Signature-Input")!
     static let signature = Self("Signature")!
     static let contentDigest = Self("Content-Digest")!
-}
-
-/// Nonces seen within the request window, per device. A nonce older than the window cannot be replayed
-/// anyway: its signature's timestamp is refused as stale.
-///
-/// Kept in memory: a restart forgets them, which re-opens replays for at most one window. A deployment of
-/// several instances would move this into the shared database.
-actor NonceCache {
-    private var seen: [String: Date] = [:]
-    private let window: TimeInterval
-    private var lastPruned = Date.distantPast
-
-    init(window: Duration) {
-        self.window = window.seconds * 2
-    }
-
-    /// Records the nonce; false if it was seen within the window.
-    func use(_ nonce: String, device: String, now: Date) -> Bool {
-        if now.timeIntervalSince(lastPruned) > window / 4 {
-            seen = seen.filter { now.timeIntervalSince($0.value) < window }
-            lastPruned = now
-        }
-        let key = device + "/" + nonce
-        if let when = seen[key], now.timeIntervalSince(when) < window { return false }
-        seen[key] = now
-        return true
-    }
 }
 
 /// Slows guessing of invite codes: at most `limit` failed enrollments per window from one address

@@ -19,6 +19,15 @@ public struct ServerConfiguration: Sendable {
     public var inviteLifetime: Duration = .seconds(7 * 86_400)
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?
+    /// How long a connection may take to send a request's head, from its opening or the end of the previous
+    /// answer: also how long an idle connection is kept open.
+    public var requestHeadTimeout: Duration = .seconds(30)
+    /// How long a request's body may take to arrive, from its head.
+    public var requestBodyTimeout: Duration = .seconds(60)
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    public var maxConnections = 512
+    /// The bearer token `GET /metrics` asks for; without one, metrics are off.
+    public var metricsToken: String?
 
     public init() {}
 }

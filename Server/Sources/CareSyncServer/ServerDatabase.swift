@@ -144,19 +144,52 @@ public final class ServerDatabase: Sendable {
         }
     }
 
+    /// How many enrollments failed from `address` since `since`.
+    func enrollmentFailures(from address: String, since: Date) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM enrollmentFailure WHERE address = ? AND failedAt >= ?",
+                arguments: [address, since.timeIntervalSince1970]) ?? 0
+        }
+    }
+
+    /// Records a failed enrollment from `address`, and forgets those before `forgetBefore`.
+    func recordEnrollmentFailure(from address: String, at now: Date, forgetBefore: Date) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM enrollmentFailure WHERE failedAt < ?", arguments: [forgetBefore.timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO enrollmentFailure (address, failedAt) VALUES (?, ?)", arguments: [address, now.timeIntervalSince1970])
+        }
+    }
+
+    /// Writes the health-check row and returns the number of schema migrations applied; throws if the
+    /// database cannot be read or written.
+    func checkHealth(now: Date = Date()) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO healthCheck (id, checkedAt) VALUES (1, ?)", arguments: [now.timeIntervalSince1970])
+            return try ServerSchema.migrator.appliedIdentifiers(db).count
+        }
+    }
+
     // MARK: Changes
 
-    /// A push waiting for the next commit.
-    private struct PendingPush: Sendable {
-        let batch: StorableBatch
-        let diary: String
-        let continuation: CheckedContinuation<PushOutcome, any Error>
+    /// A write waiting for the next commit: a push, or a request's nonce to spend.
+    private enum PendingWrite: Sendable {
+        case push(StorableBatch, diary: String, CheckedContinuation<PushOutcome, any Error>)
+        case nonce(SeenNonce, CheckedContinuation<Bool, any Error>)
+
+        var nonceWindow: TimeInterval {
+            if case .nonce(let nonce, _) = self { return nonce.window }
+            return 0
+        }
     }
 
     private struct CommitQueue: Sendable {
-        var waiting: [PendingPush] = []
-        /// Whether a commit loop is running; it takes every push that waits before it stops.
+        var waiting: [PendingWrite] = []
+        /// Whether a commit loop is running; it takes every write that waits before it stops.
         var committing = false
+        /// When the commit loop last removed nonces older than their window.
+        var noncesPrunedAt = Date.distantPast
     }
 
     private let commitQueue = Mutex(CommitQueue())
@@ -170,6 +203,23 @@ public final class ServerDatabase: Sendable {
         var previous: Int64 = 0
     }
 
+    /// A request's nonce, spent once its signature verified.
+    struct SeenNonce: Sendable {
+        let device: String
+        let nonce: String
+        let at: Date
+        /// How long the nonce stays refused: beyond it, the request's timestamp is refused as stale anyway.
+        let window: TimeInterval
+    }
+
+    /// Where commits, pushed and pulled changes are counted, once a server serves this database.
+    private let metrics = Mutex<ServerMetrics?>(nil)
+
+    /// Counts this database's commits and changes in `metrics` from now on.
+    func report(to metrics: ServerMetrics) {
+        self.metrics.withLock { $0 = metrics }
+    }
+
     /// Stores a batch of verified changes, whole or not at all. A change already stored with the same
     /// bytes is skipped; any refusal undoes the whole batch. The reply waits for the commit, which is
     /// on disk (`synchronous=FULL`) before `store` returns.
@@ -178,51 +228,123 @@ public final class ServerDatabase: Sendable {
     /// commit), each in a savepoint of its own: one fsync for many devices' pushes, and a refused batch
     /// rolls back only itself. Every statement is prepared once per connection (`cachedStatement`).
     func store(_ batch: StorableBatch, diary: String) async throws -> PushOutcome {
+        let outcome = try await withCheckedThrowingContinuation { continuation in
+            enqueue(.push(batch, diary: diary, continuation))
+        }
+        metrics.withLock { $0 }?.pushed(stored: outcome.stored, duplicates: outcome.duplicates)
+        return outcome
+    }
+
+    /// Spends a request's nonce: true if its device had not used it within the window, false for a replay.
+    /// Kept in the database, durably before the request goes on, so that neither a restart nor another
+    /// server over the same file accepts the request again. It rides the pushes' group commit, so many
+    /// devices' requests share one fsync.
+    func spend(_ nonce: SeenNonce) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
-            let leads = commitQueue.withLock { queue in
-                queue.waiting.append(PendingPush(batch: batch, diary: diary, continuation: continuation))
-                defer { queue.committing = true }
-                return !queue.committing
-            }
-            if leads { commitWaitingPushes() }
+            enqueue(.nonce(nonce, continuation))
         }
     }
 
-    /// Commits the waiting pushes, then any that arrived meanwhile, until none is left.
-    private func commitWaitingPushes() {
+    private func enqueue(_ write: PendingWrite) {
+        let leads = commitQueue.withLock { queue in
+            queue.waiting.append(write)
+            defer { queue.committing = true }
+            return !queue.committing
+        }
+        if leads { commitWaitingWrites() }
+    }
+
+    /// Commits the waiting writes, then any that arrived meanwhile, until none is left.
+    private func commitWaitingWrites() {
         pool.asyncWriteWithoutTransaction { db in
             while true {
-                var pushes = self.commitQueue.withLock { queue in
+                var (writes, prune) = self.commitQueue.withLock { queue in
                     defer { queue.waiting = [] }
                     if queue.waiting.isEmpty { queue.committing = false }
-                    return queue.waiting
+                    let now = Date()
+                    let prune = now.timeIntervalSince(queue.noncesPrunedAt) > 60
+                    if prune && !queue.waiting.isEmpty { queue.noncesPrunedAt = now }
+                    return (queue.waiting, prune)
                 }
-                guard !pushes.isEmpty else { return }
-                var outcomes: [Result<PushOutcome, any Error>] = []
+                guard !writes.isEmpty else { return }
+                var outcomes: [Result<PendingOutcome, any Error>] = []
+                let started = ContinuousClock.now
                 do {
                     try db.inTransaction {
-                        outcomes = pushes.map { push in
+                        if prune { try Self.pruneNonces(olderThan: writes.map(\.nonceWindow).max() ?? 0, in: db) }
+                        outcomes = writes.map { write in
                             Result {
-                                var outcome = PushOutcome()
-                                try db.inSavepoint {
-                                    outcome = try Self.write(push.batch, diary: push.diary, in: db)
-                                    return .commit
+                                switch write {
+                                case .push(let batch, let diary, _):
+                                    var outcome = PushOutcome()
+                                    try db.inSavepoint {
+                                        outcome = try Self.write(batch, diary: diary, in: db)
+                                        return .commit
+                                    }
+                                    return .push(outcome)
+                                case .nonce(let nonce, _):
+                                    return .nonce(try Self.insert(nonce, in: db))
                                 }
-                                return outcome
                             }
                         }
                         return .commit
                     }
                 } catch {
-                    outcomes = pushes.map { _ in .failure(error) }
+                    outcomes = writes.map { _ in .failure(error) }
                 }
+                self.metrics.withLock { $0 }?.committed(in: ContinuousClock.now - started)
                 // Let go of the batches before any push goes on, so that each is freed by its push's
                 // handler, which holds it too, rather than on this thread, which every push waits for.
-                let continuations = pushes.map(\.continuation)
-                pushes = []
+                let continuations = writes.map(PendingContinuation.init)
+                writes = []
                 for (continuation, outcome) in zip(continuations, outcomes) { continuation.resume(with: outcome) }
             }
         }
+    }
+
+    private enum PendingOutcome {
+        case push(PushOutcome)
+        case nonce(Bool)
+    }
+
+    private enum PendingContinuation {
+        case push(CheckedContinuation<PushOutcome, any Error>)
+        case nonce(CheckedContinuation<Bool, any Error>)
+
+        init(_ write: PendingWrite) {
+            switch write {
+            case .push(_, _, let continuation): self = .push(continuation)
+            case .nonce(_, let continuation): self = .nonce(continuation)
+            }
+        }
+
+        func resume(with outcome: Result<PendingOutcome, any Error>) {
+            switch (self, outcome) {
+            case (.push(let continuation), .success(.push(let pushed))): continuation.resume(returning: pushed)
+            case (.nonce(let continuation), .success(.nonce(let fresh))): continuation.resume(returning: fresh)
+            case (.push(let continuation), .failure(let error)): continuation.resume(throwing: error)
+            case (.nonce(let continuation), .failure(let error)): continuation.resume(throwing: error)
+            case (.push(let continuation), .success(.nonce)): continuation.resume(throwing: DatabaseError(message: "a push got a nonce's outcome"))
+            case (.nonce(let continuation), .success(.push)): continuation.resume(throwing: DatabaseError(message: "a nonce got a push's outcome"))
+            }
+        }
+    }
+
+    /// Records the nonce unless its device used it within the window; a use older than the window is
+    /// replaced, since its request would be refused as stale.
+    private static func insert(_ nonce: SeenNonce, in db: Database) throws -> Bool {
+        let at = nonce.at.timeIntervalSince1970
+        try db.cachedStatement(sql: "DELETE FROM seenNonce WHERE deviceId = ? AND nonce = ? AND seenAt < ?")
+            .execute(arguments: [nonce.device, nonce.nonce, at - nonce.window])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO seenNonce (deviceId, nonce, seenAt) VALUES (?, ?, ?)")
+            .execute(arguments: [nonce.device, nonce.nonce, at])
+        return db.changesCount == 1
+    }
+
+    /// Removes the nonces that no request window can still hold (none when no nonce is being spent).
+    private static func pruneNonces(olderThan window: TimeInterval, in db: Database) throws {
+        guard window > 0 else { return }
+        try db.cachedStatement(sql: "DELETE FROM seenNonce WHERE seenAt < ?").execute(arguments: [Date().timeIntervalSince1970 - window])
     }
 
     private static func write(_ batch: StorableBatch, diary: String, in db: Database) throws -> PushOutcome {
@@ -259,6 +381,12 @@ public final class ServerDatabase: Sendable {
     /// index fewer for every change pushed). Ordinals rise with sequence numbers within a diary, so the
     /// changes after a cursor are those after its ordinal, which the cursor's own row gives.
     func pull(diary: String, after cursor: Int64, limit: Int) throws -> PullPage {
+        let page = try readPage(diary: diary, after: cursor, limit: limit)
+        metrics.withLock { $0 }?.pulled(page.bodies.count)
+        return page
+    }
+
+    private func readPage(diary: String, after cursor: Int64, limit: Int) throws -> PullPage {
         try pool.read { db in
             let start = try Self.ordinal(after: cursor, diary: diary, in: db)
             // Read without GRDB's rows, which were most of the server's part of a pull.

@@ -155,6 +155,28 @@ enum ServerSchema {
             // (docs/PERFORMANCE.md).
             try db.drop(index: "change_by_diary")
         }
+        migrator.registerMigration("v7: request nonces and failed enrollments are kept in the database, and a row for the health check") { db in
+            // A nonce is refused if its device used it within the request window; the primary key does the
+            // check, so neither a restart nor a second server over the same database lets a request be replayed.
+            try db.create(table: "seenNonce", options: .withoutRowID) { t in
+                t.column("deviceId", .text).notNull().references("device")
+                t.column("nonce", .text).notNull().check(sql: "length(nonce) BETWEEN 16 AND 64")
+                t.column("seenAt", .double).notNull()
+                t.primaryKey(["deviceId", "nonce"])
+            }
+            try db.create(index: "seenNonce_by_time", on: "seenNonce", columns: ["seenAt"])
+            // Failed invite codes per address, which slow guessing for a minute after too many.
+            try db.create(table: "enrollmentFailure") { t in
+                t.column("address", .text).notNull()
+                t.column("failedAt", .double).notNull()
+            }
+            try db.create(index: "enrollmentFailure_by_address", on: "enrollmentFailure", columns: ["address", "failedAt"])
+            // `GET /health` writes this row to show that the database takes writes.
+            try db.create(table: "healthCheck") { t in
+                t.primaryKey("id", .integer).check(sql: "id = 1")
+                t.column("checkedAt", .double).notNull()
+            }
+        }
         return migrator
     }
 

@@ -36,6 +36,20 @@ struct Serve: AsyncParsableCommand {
     var maxClockSkew = 300
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
+    @Option(name: .customLong("log-format"), help: "text, or json for one JSON object a line.")
+    var logFormat = "text"
+    @Option(
+        name: .customLong("metrics-token-file"),
+        help: "A file (mode 0600) holding the bearer token GET /metrics asks for; without it, /metrics is off.")
+    var metricsTokenFile: String?
+    @Option(name: .customLong("max-connections"), help: "Connections served at once; more wait in the listen backlog.")
+    var maxConnections = 512
+    @Option(
+        name: .customLong("request-head-timeout"),
+        help: "Seconds a connection may take to send a request's head (also how long an idle connection stays open).")
+    var requestHeadTimeout = 30
+    @Option(name: .customLong("request-body-timeout"), help: "Seconds a request's body may take to arrive.")
+    var requestBodyTimeout = 60
     @Option(name: .customLong("tls-cert"), help: "A PEM certificate chain: serve HTTPS instead of HTTP (needs --tls-key).")
     var tlsCertificate: String?
     @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
@@ -45,13 +59,19 @@ struct Serve: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         guard maxClockSkew >= 0 else { throw ValidationError("--max-clock-skew must not be negative") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level \(logLevel) is not a log level") }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json (got \(logFormat))") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard requestHeadTimeout >= 1, requestBodyTimeout >= 1 else { throw ValidationError("the request timeouts must be at least 1 second") }
         guard (tlsCertificate == nil) == (tlsKey == nil) else { throw ValidationError("TLS needs both --tls-cert and --tls-key") }
     }
 
     func run() async throws {
-        var logger = Logger(label: "caresync-server")
-        logger.logLevel = Logger.Level(rawValue: logLevel)!
+        let logger = LogFormat(rawValue: logFormat)!.logger(level: Logger.Level(rawValue: logLevel)!)
         var configuration = ServerConfiguration()
+        configuration.maxConnections = maxConnections
+        configuration.requestHeadTimeout = .seconds(requestHeadTimeout)
+        configuration.requestBodyTimeout = .seconds(requestBodyTimeout)
+        if let metricsTokenFile { configuration.metricsToken = try Self.readToken(metricsTokenFile) }
         configuration.databasePath = database.path
         configuration.host = host
         configuration.port = port
@@ -60,7 +80,11 @@ struct Serve: AsyncParsableCommand {
         configuration.tlsKeyPath = tlsKey
         let store = try database.open()
         logger.info(
-            "database ready", metadata: ["db": "\(database.path)", "epoch": "\(store.epoch)", "tls": "\(tlsCertificate == nil ? "off" : "on")"])
+            "database ready",
+            metadata: [
+                "db": "\(database.path)", "epoch": "\(store.epoch)", "tls": "\(tlsCertificate == nil ? "off" : "on")",
+                "metrics": "\(metricsTokenFile == nil ? "off" : "on")",
+            ])
         do {
             try await buildApplication(configuration: configuration, database: store, logger: logger).runService()
         } catch let error as TLSSetupError {
@@ -73,6 +97,18 @@ struct Serve: AsyncParsableCommand {
                 "the database did not close cleanly; its log stays beside it and is replayed at the next start", metadata: ["error": "\(error)"])
         }
         logger.info("server stopped")
+    }
+
+    /// The metrics token: the file's first line, which must not be empty, in a file no one else may read.
+    static func readToken(_ path: String) throws -> String {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let text = FileManager.default.contents(atPath: path)
+        else { throw ValidationError("cannot read the metrics token file \(path)") }
+        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw ValidationError("the metrics token file \(path) may be read by others (mode \(String(mode, radix: 8))): chmod 600 it")
+        }
+        let token = String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline).first?.trimmingCharacters(in: .whitespaces) ?? ""
+        guard token.count >= 16 else { throw ValidationError("the metrics token in \(path) must be at least 16 characters") }
+        return token
     }
 }
 
