@@ -4,7 +4,11 @@ import Foundation
 import SyncCore
 
 struct Join: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Join a diary with an invite code; this device gets its own key.")
+    static let configuration = CommandConfiguration(
+        abstract: "Join a diary with an invite code; this device gets its own key.",
+        discussion: helpExamples(
+            "syncctl join http://192.168.1.20:8080 k7qp-3m2x-wd4f-ha6t-r2nc-y5ue-gb3j-q7xm --device-name \"Dad's desktop\"",
+            "syncctl join https://caresync.home.arpa:8443 k7qp-3m2x-wd4f-ha6t-r2nc-y5ue-gb3j-q7xm --ca-file caresync-ca.pem"))
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The server, e.g. http://192.168.1.20:8080.") var url: String
     @Argument(help: "The invite code (case, spaces and dashes do not matter).") var invite: String
@@ -32,7 +36,10 @@ struct Join: AsyncParsableCommand {
 
 struct Invite: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Invite another device (owners only); prints the code alone on the last line.")
+        abstract: "Invite another device (owners only); prints the code alone on the last line.",
+        discussion: helpExamples(
+            "syncctl invite --role caregiver --expires 48h",
+            "syncctl invite --role clinician --access-expires 90d"))
     @OptionGroup var global: GlobalOptions
     @Option(help: "caregiver (reads and writes) or clinician (reads only).") var role: String
     @Option(help: "How long the code can be used: e.g. 30m, 48h, 7d (default 7d).") var expires: String?
@@ -68,7 +75,8 @@ struct Invite: AsyncParsableCommand {
 }
 
 struct Devices: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the diary's devices.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the diary's devices.", discussion: helpExamples("syncctl devices", "syncctl devices --json"))
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -97,7 +105,9 @@ struct Devices: AsyncParsableCommand {
 }
 
 struct Revoke: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Revoke a lost or retired device (owners only).")
+    static let configuration = CommandConfiguration(
+        abstract: "Revoke a lost or retired device (owners only).",
+        discussion: helpExamples("syncctl revoke \"Grandma's tablet\"", "syncctl revoke 019e84a3-2b17"))
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The device's id, a unique start of it, or its exact name.") var device: String
 

@@ -63,14 +63,24 @@ struct TreatmentFields: ParsableArguments {
 /// `syncctl flare …` and `syncctl treatment …` share these subcommands; only the fields differ.
 protocol RecordKind {
     static var type: RecordType { get }
+    /// The start of a record's id, as the examples in the help give it.
+    static var exampleID: String { get }
 }
 
-enum FlareKind: RecordKind { static let type = RecordType.flare }
-enum TreatmentKind: RecordKind { static let type = RecordType.treatment }
+enum FlareKind: RecordKind {
+    static let type = RecordType.flare
+    static let exampleID = "01a1fa54-6f80"
+}
+
+enum TreatmentKind: RecordKind {
+    static let type = RecordType.treatment
+    static let exampleID = "01a1fa59-b360"
+}
 
 struct FlareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flare", abstract: "Record and list flares: painful, inflamed bone lesions.",
+        discussion: helpExamples("syncctl flare add --started 2026-11-20 --site tibia-left --pain 6 --swelling", "syncctl flare list"),
         subcommands: [
             AddFlare.self, UpdateFlare.self, DeleteRecord<FlareKind>.self, RestoreRecord<FlareKind>.self, ListRecords<FlareKind>.self,
             ShowRecord<FlareKind>.self,
@@ -80,6 +90,9 @@ struct FlareCommand: ParsableCommand {
 struct TreatmentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "treatment", abstract: "Record and list treatments: medicines, courses, procedures, sessions.",
+        discussion: helpExamples(
+            "syncctl treatment add --kind nsaid --name naproxen --dose 250 --unit mg --route oral --started 2026-11-20",
+            "syncctl treatment list"),
         subcommands: [
             AddTreatment.self, UpdateTreatment.self, DeleteRecord<TreatmentKind>.self, RestoreRecord<TreatmentKind>.self,
             ListRecords<TreatmentKind>.self, ShowRecord<TreatmentKind>.self,
@@ -87,7 +100,12 @@ struct TreatmentCommand: ParsableCommand {
 }
 
 struct AddFlare: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add", abstract: "Record a flare; prints its id alone.")
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Record a flare; prints its id alone.",
+        discussion: helpExamples(
+            "syncctl flare add --started 2026-11-20 --site tibia-left --pain 6 --swelling",
+            "syncctl flare add --started 2026-11-20 --site tibia-left --site femur-right --pain 7 --limp --fever-c 38.2 "
+                + "--notes \"woke at night, limping\""))
     @OptionGroup var global: GlobalOptions
     @OptionGroup var fields: FlareFields
 
@@ -98,7 +116,12 @@ struct AddFlare: ParsableCommand {
 }
 
 struct AddTreatment: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add", abstract: "Record a treatment; prints its id alone.")
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Record a treatment; prints its id alone.",
+        discussion: helpExamples(
+            "syncctl treatment add --kind nsaid --name naproxen --dose 250 --unit mg --route oral --started 2026-11-20 --flare 01a1fa54-6f80",
+            "syncctl treatment add --kind bisphosphonate --name pamidronate --dose 1 --unit mg/kg --route iv --started 2026-12-03",
+            "syncctl treatment add --kind physiotherapy --name hydrotherapy --started 2026-12-01T16:30:00+01:00"))
     @OptionGroup var global: GlobalOptions
     @OptionGroup var fields: TreatmentFields
 
@@ -127,7 +150,10 @@ struct ClearOption: ParsableArguments {
 }
 
 struct UpdateFlare: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "update", abstract: "Change fields of a flare.")
+    static let configuration = CommandConfiguration(
+        commandName: "update", abstract: "Change fields of a flare.",
+        discussion: helpExamples(
+            "syncctl flare update 01a1fa54-6f80 --pain 3 --ended 2026-11-25", "syncctl flare update 01a1fa54-6f80 --no-swelling --clear fever_c"))
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The flare's id, or a unique start of it.") var id: String
     @OptionGroup var fields: FlareFields
@@ -140,7 +166,11 @@ struct UpdateFlare: ParsableCommand {
 }
 
 struct UpdateTreatment: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "update", abstract: "Change fields of a treatment.")
+    static let configuration = CommandConfiguration(
+        commandName: "update", abstract: "Change fields of a treatment.",
+        discussion: helpExamples(
+            "syncctl treatment update 01a1fa59-b360 --ended 2026-12-04",
+            "syncctl treatment update 01a1fa59-b360 --dose 375 --notes \"twice a day with food\""))
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The treatment's id, or a unique start of it.") var id: String
     @OptionGroup var fields: TreatmentFields
@@ -167,7 +197,9 @@ private func update(device: DiaryDevice, type: RecordType, id text: String, docu
 
 struct DeleteRecord<Kind: RecordKind>: ParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "delete", abstract: "Delete a \(Kind.type.rawValue) (it can be restored).")
+        CommandConfiguration(
+            commandName: "delete", abstract: "Delete a \(Kind.type.rawValue) (it can be restored).",
+            discussion: helpExamples("syncctl \(Kind.type.rawValue) delete \(Kind.exampleID)"))
     }
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The record's id, or a unique start of it.") var id: String
@@ -180,7 +212,9 @@ struct DeleteRecord<Kind: RecordKind>: ParsableCommand {
 
 struct RestoreRecord<Kind: RecordKind>: ParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "restore", abstract: "Restore a deleted \(Kind.type.rawValue).")
+        CommandConfiguration(
+            commandName: "restore", abstract: "Restore a deleted \(Kind.type.rawValue).",
+            discussion: helpExamples("syncctl \(Kind.type.rawValue) restore \(Kind.exampleID)"))
     }
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The record's id, or a unique start of it.") var id: String
@@ -199,7 +233,9 @@ private func resolve(_ text: String, _ type: RecordType, _ device: DiaryDevice) 
 
 struct ListRecords<Kind: RecordKind>: ParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "list", abstract: "List \(Kind.type.rawValue)s, latest start first.")
+        CommandConfiguration(
+            commandName: "list", abstract: "List \(Kind.type.rawValue)s, latest start first.",
+            discussion: helpExamples("syncctl \(Kind.type.rawValue) list", "syncctl \(Kind.type.rawValue) list --include-deleted --json"))
     }
     @OptionGroup var global: GlobalOptions
     @Flag(name: .customLong("include-deleted"), help: "Also list deleted records.") var includeDeleted = false
@@ -228,7 +264,10 @@ struct ListRecords<Kind: RecordKind>: ParsableCommand {
 
 struct ShowRecord<Kind: RecordKind>: ParsableCommand {
     static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "show", abstract: "Show one \(Kind.type.rawValue) in full.")
+        CommandConfiguration(
+            commandName: "show", abstract: "Show one \(Kind.type.rawValue) in full.",
+            discussion: helpExamples(
+                "syncctl \(Kind.type.rawValue) show \(Kind.exampleID)", "syncctl \(Kind.type.rawValue) show \(Kind.exampleID) --json"))
     }
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The record's id, or a unique start of it.") var id: String

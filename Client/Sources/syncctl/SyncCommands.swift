@@ -4,7 +4,8 @@ import Foundation
 import SyncCore
 
 struct Push: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send the changes made here to the server.")
+    static let configuration = CommandConfiguration(
+        abstract: "Send the changes made here to the server.", discussion: helpExamples("syncctl push", "syncctl push --json"))
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -18,7 +19,9 @@ struct Push: AsyncParsableCommand {
 }
 
 struct Pull: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Bring in the changes other devices made.")
+    static let configuration = CommandConfiguration(
+        abstract: "Bring in the changes other devices made.",
+        discussion: helpExamples("syncctl pull", "syncctl pull --diary 019e848e-9f80-7c4b-9f2a-3b6c1d8e4a57"))
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -33,7 +36,8 @@ struct Pull: AsyncParsableCommand {
 }
 
 struct Sync: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Push, then pull.")
+    static let configuration = CommandConfiguration(
+        abstract: "Push, then pull.", discussion: helpExamples("syncctl sync", "syncctl sync --json"))
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -52,7 +56,9 @@ struct Sync: AsyncParsableCommand {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show this device, its diary and what is waiting to be pushed.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show this device, its diary and what is waiting to be pushed.",
+        discussion: helpExamples("syncctl status", "syncctl status --json"))
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -81,7 +87,9 @@ struct Status: ParsableCommand {
 }
 
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Who changed what and when, newest first.")
+    static let configuration = CommandConfiguration(
+        abstract: "Who changed what and when, newest first.",
+        discussion: helpExamples("syncctl log --limit 20", "syncctl log 01a1fa54-6f80"))
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Only this record (its id or a unique start of it).") var id: String?
     @Option(help: "Show at most this many changes.") var limit: Int?
@@ -132,7 +140,8 @@ struct Log: ParsableCommand {
 
 struct Conflicts: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List concurrent edits that last-writer-wins overrode, until someone edits the field again.")
+        abstract: "List concurrent edits that last-writer-wins overrode, until someone edits the field again.",
+        discussion: helpExamples("syncctl conflicts", "syncctl conflicts --json"))
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -170,7 +179,8 @@ struct Conflicts: ParsableCommand {
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Bring in records from a JSON or CSV file: all of them, or none if one is invalid.")
+        abstract: "Bring in records from a JSON or CSV file: all of them, or none if one is invalid.",
+        discussion: helpExamples("syncctl import --format json docs/examples/diary.json", "syncctl import --format csv diary.csv"))
     @OptionGroup var global: GlobalOptions
     @Option(help: "json (an array shaped like `list --json`) or csv (as `export --format csv` writes).") var format: String
     @Argument(help: "The file to read.") var file: String
@@ -191,7 +201,11 @@ struct Import: ParsableCommand {
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write the diary as CSV, JSON or a FHIR R4 Bundle.")
+    static let configuration = CommandConfiguration(
+        abstract: "Write the diary as CSV, JSON or a FHIR R4 Bundle.",
+        discussion: helpExamples(
+            "syncctl export --format fhir --output diary-fhir.json",
+            "syncctl export --format csv --output diary.csv --include-deleted"))
     @OptionGroup var global: GlobalOptions
     @Option(help: "csv (a spreadsheet), json (as `list --json`, all records) or fhir (a FHIR R4 Bundle).") var format: String
     @Option(help: "The file to write (default: standard output).") var output: String?
@@ -230,7 +244,10 @@ func write(_ text: String, to path: String?) throws {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a one-page HTML report (timeline of flares and treatments, sites, summary, open conflicts).")
+        abstract: "Write a one-page HTML report (timeline of flares and treatments, sites, summary, open conflicts).",
+        discussion: helpExamples(
+            "syncctl report --output report.html",
+            "syncctl report --output report.html --from 2026-06-01 --to 2026-11-25"))
     @OptionGroup var global: GlobalOptions
     @Option(help: "The HTML file to write, e.g. report.html.") var output: String
     @Option(help: "The first day of the period, YYYY-MM-DD (default: six months before --to).") var from: String?
