@@ -101,7 +101,10 @@ extension Change {
             throw refuse("type", "must be one of \(RecordType.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(typeText)\")")
         }
         guard let hlcText = members["hlc"]?.stringValue else { throw refuse("hlc", "is required and must be a string") }
-        guard let hlc = HLC(text: hlcText) else { throw refuse("hlc", "must be 16 lowercase hex digits (got \"\(hlcText)\")") }
+        guard let hlc = HLC(text: hlcText) else {
+            let isHex = hlcText.utf8.count == 16 && hlcText.utf8.allSatisfy { UUID.nibble($0) != nil }
+            throw refuse("hlc", isHex ? HLC.outOfRange(hlcText) : "must be 16 lowercase hex digits (got \"\(hlcText)\")")
+        }
         guard let fields = members["fields"]?.objectValue else { throw refuse("fields", "is required and must be an object") }
         guard let seenObject = members["seen"]?.objectValue else { throw refuse("seen", "is required and must be an object") }
         guard seenObject.count == fields.count, seenObject.keys.allSatisfy({ fields[$0] != nil }) else {
@@ -131,8 +134,13 @@ extension Change {
         self.init(id: id, diary: diary, record: record, type: type, hlc: hlc, author: author, fields: fields, seen: seen)
     }
 
-    /// Checks every field value against the record rules of SPEC section 2.
+    /// Checks what a change may be when it is made or pushed: an HLC after zero, and every field value
+    /// against the record rules of SPEC section 2. Reading a change checks its form only, so that one
+    /// stored under earlier rules is still read and merged by every replica.
     public func validate() throws(ValidationError) {
+        guard hlc >= HLC.first else {
+            throw ValidationError(record: "change \(id.canonical)", field: "hlc", rule: HLC.outOfRange(hlc.text))
+        }
         try RecordSchema.validateChange(type: type, fields: fields, record: recordLabel)
     }
 }

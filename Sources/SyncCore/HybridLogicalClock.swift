@@ -12,6 +12,16 @@ public struct HLC: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The largest wall time that fits the 48 bits of the packed form (year 10889).
     public static let maxMillis: Int64 = (1 << 47) - 1
 
+    /// The least HLC a change may carry: zero is where every clock starts, before any event.
+    public static let first = HLC(packed: 1)
+    /// The greatest HLC: the packed form is a positive signed 64-bit integer.
+    public static let last = HLC(packed: .max)
+
+    /// The rule an HLC text outside `first...last` breaks, worded to follow the member's name.
+    static func outOfRange(_ text: String) -> String {
+        "must be from \(first.text) to \(last.text), a positive signed 64-bit value in 16 lowercase hex digits (got \"\(text)\")"
+    }
+
     public init(millis: Int64, counter: UInt16) {
         precondition((0...Self.maxMillis).contains(millis), "HLC millis out of range")
         self.millis = millis

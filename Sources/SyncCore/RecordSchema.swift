@@ -31,7 +31,7 @@ public enum FieldKind: Sendable, Equatable {
     case boolean
     /// A decimal (sent as canonical text, such as "37.5") within the range.
     case decimal(ClosedRange<DecimalText>)
-    /// Text of at most `maxLength` characters; single-line text refuses line breaks.
+    /// Text of at most `maxLength` characters (Unicode scalar values); single-line text refuses line breaks.
     case text(maxLength: Int, multiline: Bool)
     /// One of a fixed list of words.
     case choice([String])
@@ -79,6 +79,10 @@ public enum RecordSchema {
 
     public static let notesLimit = 4_000
     public static let nameLimit = 200
+    public static let deviceNameLimit = 100
+
+    /// The name a device enrolls with, once trimmed: one line, like a treatment's name.
+    public static let deviceName = FieldRule("device_name", .text(maxLength: deviceNameLimit, multiline: false), required: true)
     static let notes = FieldRule("notes", .text(maxLength: notesLimit, multiline: true))
 
     public static let treatmentKinds = [
@@ -201,9 +205,11 @@ public enum RecordSchema {
             }
         case .text(let maxLength, let multiline):
             guard let text = value.stringValue else { throw refuse("must be text (got \(value.typeName))") }
-            // A text has no more characters than UTF-8 bytes; only a long one needs counting.
-            guard text.utf8.count <= maxLength || text.count <= maxLength else {
-                throw refuse("must be at most \(maxLength) characters (got \(text.count))")
+            // Characters are Unicode scalar values (code points), so that the limit does not depend on
+            // the Unicode version of either side, as a count of grapheme clusters would. A text has no
+            // more scalars than UTF-8 bytes; only a long one needs counting.
+            guard text.utf8.count <= maxLength || text.unicodeScalars.count <= maxLength else {
+                throw refuse("must be at most \(maxLength) characters (got \(text.unicodeScalars.count))")
             }
             // Printable ASCII has no control character; anything else is checked scalar by scalar.
             if !isPrintableASCII(text),
@@ -212,9 +218,9 @@ public enum RecordSchema {
                 throw refuse(
                     multiline
                         ? "must not contain control characters (found U+\(codePoint(bad)))"
-                        : "must be a single line of text without control characters")
+                        : "must be a single line of text without control characters (found U+\(codePoint(bad)))")
             }
-            if rule.required, text.allSatisfy(\.isWhitespace) { throw refuse("must not be empty") }
+            if rule.required, text.unicodeScalars.allSatisfy(isWhiteSpace) { throw refuse("must not be empty") }
         case .choice(let options):
             guard let text = value.stringValue, options.contains(text) else {
                 throw refuse("must be one of \(options.joined(separator: ", ")) (got \(shown(value)))")
@@ -251,9 +257,30 @@ public enum RecordSchema {
         return text.withUTF8 { bytes in bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
     }
 
+    /// The control characters text refuses: C0 (U+0000–U+001F) but for tab, line feed and carriage
+    /// return in multi-line text, DEL (U+007F) and C1 (U+0080–U+009F); single-line text also refuses
+    /// the line and paragraph separators U+2028 and U+2029, which break a line as a line feed does.
     private static func isRefusedControl(_ scalar: Unicode.Scalar, multiline: Bool) -> Bool {
         if multiline, scalar == "\n" || scalar == "\t" || scalar == "\r" { return false }
+        if !multiline, scalar == "\u{2028}" || scalar == "\u{2029}" { return true }
         return scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+    }
+
+    /// Unicode's White_Space characters, listed rather than read from the Unicode tables of whichever
+    /// version the platform has, so that what counts as blank never differs between two machines.
+    static func isWhiteSpace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09...0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: true
+        default: false
+        }
+    }
+
+    /// The text without White_Space at either end, as a device name is stored.
+    public static func trimmingWhiteSpace(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isWhiteSpace($0) }), let last = scalars.lastIndex(where: { !isWhiteSpace($0) })
+        else { return "" }
+        return String(scalars[first...last])
     }
 
     private static func codePoint(_ scalar: Unicode.Scalar) -> String {

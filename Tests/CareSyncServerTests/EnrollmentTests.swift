@@ -71,6 +71,51 @@ struct EnrollmentTests {
         }
     }
 
+    @Test func anEnrollmentBodyOverItsLimitIsAJSONRefusalNamingTheLimit() async throws {
+        try await withServer { harness, client in
+            let (_, code) = try harness.database.createDiary(name: "Mia")
+            let padded = #"{"code":"\#(code)","device_name":"\#(String(repeating: "x", count: 16 * 1024))"}"#
+            let response = try await client.send(.post, "/v1/enroll", body: Array(padded.utf8))
+            #expect(response.status == .contentTooLarge)
+            #expect(response.errorCode == "body_too_large")
+            #expect(response.errorMessage.contains("16384 bytes"), "\(response.errorMessage)")
+            _ = try await client.enroll(code: code)
+        }
+    }
+
+    /// A device name counts code points, as the fields' texts do, and is one line without control
+    /// characters once trimmed of white space at both ends (docs/PROTOCOL.md section 7).
+    @Test(arguments: [
+        (String(repeating: "e\u{301}", count: 51), "must be at most 100 characters (got 102)"),
+        ("mum's\tlaptop", "must be a single line of text without control characters (found U+0009)"),
+        ("mum's\u{2028}laptop", "must be a single line of text without control characters (found U+2028)"),
+        ("mum's\u{85}laptop", "must be a single line of text without control characters (found U+0085)"),
+        (" \u{3000}\n", "must not be empty"),
+    ])
+    func aDeviceNameBreakingItsRuleIsRefusedSayingWhy(name: String, rule: String) async throws {
+        try await withServer { harness, client in
+            let (_, code) = try harness.database.createDiary(name: "Mia")
+            let body = JSONValue.object(["code": .string(code), "device_name": .string(name)]).canonicalBytes
+            let response = try await client.send(.post, "/v1/enroll", body: body)
+            #expect(response.status == .badRequest)
+            #expect(response.errorCode == "bad_request")
+            #expect(response["error"]?.objectValue?["field"] == "device_name")
+            #expect(response["error"]?.objectValue?["rule"]?.stringValue == rule, "\(response.errorMessage)")
+            _ = try await client.enroll(code: code)
+        }
+    }
+
+    @Test func aDeviceNameIsTrimmedAndCountedInCodePoints() async throws {
+        try await withServer { harness, client in
+            let (_, code) = try harness.database.createDiary(name: "Mia")
+            let longest = String(repeating: "e\u{301}", count: 50)
+            let owner = try await client.enroll(code: code, name: "\u{3000} \(longest)\n")
+            let devices = try await client.signed(.get, "/v1/diaries/\(owner.diary.canonical)/devices", by: owner)
+            let stored = devices["devices"]?.arrayValue?.first?.objectValue?["name"]?.stringValue
+            #expect(stored?.unicodeScalars.elementsEqual(longest.unicodeScalars) == true, "100 code points, trimmed")
+        }
+    }
+
     @Test func ownerInvitesAndListsDevicesButOthersCannotInvite() async throws {
         try await withServer { harness, client in
             let family = try await client.family(harness)

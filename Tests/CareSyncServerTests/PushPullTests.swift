@@ -25,7 +25,8 @@ struct PushPullTests {
             }
             #expect(pages == 3)
             #expect(received == changes.map(\.change.id.canonical))
-            // Pulled changes arrive as signed: another device can check every signature.
+            // Pulled changes arrive exactly as signed: the server verified them at push, and a holder of
+            // the author's key (the author itself, or the server) can check them again.
             let first = try await client.pull(by: caregiver, limit: 1)["changes"]!.arrayValue![0]
             #expect(ChangeSigner.isValid(try SignedChange(wireValue: first), key: owner.key))
             #expect(try await client.pull(by: caregiver, after: cursor)["changes"]?.arrayValue?.isEmpty == true)

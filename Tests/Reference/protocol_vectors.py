@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""An independent implementation of CareSync's change canonical form and signature,
-written from docs/PROTOCOL.md with the Python standard library only.
+"""An independent implementation of CareSync's change canonical form and signature, and of the
+rules of the values the document's table "Values at the edges of the rules" tries, written from
+docs/PROTOCOL.md with the Python standard library only.
 
     python3 Tests/Reference/protocol_vectors.py docs/PROTOCOL.md   # check every vector in the document
     python3 Tests/Reference/protocol_vectors.py --generate          # print the vectors the document holds
@@ -76,6 +77,53 @@ VECTORS = [
 ]
 
 
+HLC_TEXT = re.compile(r"[0-9a-f]{16}")
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+WHITE_SPACE = {*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000}
+# name: (required, multiline, at most this many characters)
+TEXT_FIELDS = {"notes": (False, True, 4000), "name": (True, False, 200)}
+
+
+def refused_control(code_point, multiline):
+    if multiline and code_point in (0x09, 0x0A, 0x0D):
+        return False
+    if not multiline and code_point in (0x2028, 0x2029):
+        return True
+    return code_point < 0x20 or code_point == 0x7F or 0x80 <= code_point < 0xA0
+
+
+def accepts(member, value):
+    """Whether a server accepts a change with this one member changed (section 1, "Text"; sections 2 and 3).
+    Covers the members the table of section 6 names."""
+    if member == "hlc":
+        return isinstance(value, str) and bool(HLC_TEXT.fullmatch(value)) and 1 <= int(value, 16) <= 0x7FFFFFFFFFFFFFFF
+    if member in ("record", "change", "diary", "author"):
+        return isinstance(value, str) and bool(UUID_TEXT.fullmatch(value))
+    field = member.removeprefix("fields.")
+    if field == "deleted":
+        return value is None or isinstance(value, bool)
+    required, multiline, limit = TEXT_FIELDS[field]
+    if value is None:
+        return not required
+    if not isinstance(value, str) or len(value) > limit:  # len counts code points
+        return False
+    if any(refused_control(ord(c), multiline) for c in value):
+        return False
+    return not (required and all(ord(c) in WHITE_SPACE for c in value))
+
+
+def check_values(text):
+    """The table "Values at the edges of the rules": each row's verdict against accepts()."""
+    table = text.split("#### Values at the edges of the rules", 1)[1].split("\n#### ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_.]+)` \| `(.+?)`(?: × (\d+))? \| (accepted|refused)", table, re.M)
+    if len(rows) < 10:
+        sys.exit(f"expected the table of values at the edges of the rules, found {len(rows)} rows")
+    for member, value_json, repeat, verdict in rows:
+        value = json.loads(value_json) * int(repeat) if repeat else json.loads(value_json)
+        assert accepts(member, value) == (verdict == "accepted"), f"{member} = {value_json} × {repeat or 1}: not {verdict}"
+    return len(rows)
+
+
 def generate():
     for index, (title, key, change) in enumerate(VECTORS, start=1):
         signed = dict(change, sig=sign(change, key))
@@ -105,7 +153,8 @@ def check(path):
         assert sign(change, key) == signature == change["sig"], f"vector {number}: signature differs"
         tampered = dict(unsigned, hlc=format(int(unsigned["hlc"], 16) + 1, "016x"))
         assert sign(tampered, key) != signature, f"vector {number}: tampering went unnoticed"
-    print(f"protocol vectors: {len(sections)} passed, 0 failed")
+    values = check_values(text)
+    print(f"protocol vectors: {len(sections)} passed, 0 failed; values at the edges of the rules: {values} passed, 0 failed")
 
 
 if __name__ == "__main__":

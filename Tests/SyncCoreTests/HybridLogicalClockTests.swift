@@ -101,6 +101,36 @@ struct HybridLogicalClockTests {
         #expect(HLC(text: text) == nil)
     }
 
+    /// A text of 16 lowercase hex digits past 7fffffffffffffff is well formed but out of range, and the
+    /// refusal says so rather than blaming the digits.
+    @Test(arguments: ["8000000000000000", "ffffffffffffffff"])
+    func anHLCPastTheGreatestIsRefusedAsOutOfRange(text: String) throws {
+        let wire = ChangeSigner.sign(Fixture.change(1, at: 1_732_500_000_000, fields: ["pain": 3]), with: Fixture.key).wireValue
+        let edited = wire.canonicalString.replacingOccurrences(of: "\"hlc\":\"0193610c0d000000\"", with: "\"hlc\":\"\(text)\"")
+        #expect(edited != wire.canonicalString)
+        let error = #expect(throws: ValidationError.self) { try SignedChange(wireValue: JSONValue(parsing: Array(edited.utf8))) }
+        #expect(error?.field == "hlc")
+        #expect(
+            error?.rule
+                == "must be from 0000000000000001 to 7fffffffffffffff, a positive signed 64-bit value in 16 lowercase hex digits (got \"\(text)\")")
+        #expect(HLC.last.text == "7fffffffffffffff")
+    }
+
+    /// Zero is where every clock starts, so no edit is stamped with it: a push of one is refused. A change
+    /// at zero that an earlier server stored is still read, so that every replica can pull and merge it.
+    @Test func aChangeAtHLCZeroIsRefusedAtPushButStillRead() throws {
+        let atZero = Fixture.change(1, at: 0, fields: ["pain": 3])
+        let read = try SignedChange(wireValue: ChangeSigner.sign(atZero, with: Fixture.key).wireValue)
+        #expect(read.change.hlc.packed == 0)
+        let error = #expect(throws: ValidationError.self) { try read.change.validate() }
+        #expect(error?.field == "hlc")
+        #expect(error?.rule.hasPrefix("must be from 0000000000000001 to 7fffffffffffffff") == true)
+        let atFirst = Change(
+            id: Fixture.id(2), diary: Fixture.diary, record: Fixture.id(1000), type: .flare, hlc: HLC.first, author: Fixture.parent,
+            fields: ["pain": 3], seen: ["pain": []])
+        try atFirst.validate()
+    }
+
     @Test func skewCheckRefusesOnlyTimestampsBeyondTheAllowance() {
         let now: Int64 = 1_732_500_000_000
         let fiveMinutes = Duration.seconds(300)

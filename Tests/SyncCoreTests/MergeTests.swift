@@ -109,6 +109,22 @@ struct MergeTests {
         #expect(state.conflicts.isEmpty)
     }
 
+    /// `"deleted": null` is accepted (docs/PROTOCOL.md section 2): it clears the field, and a record whose
+    /// `deleted` is cleared is as one whose `deleted` was never set, not deleted.
+    @Test func deletedNullLeavesTheRecordNotDeletedAsIfNeverSet() throws {
+        let clearedAtCreation = Fixture.change(2, record: Fixture.id(2000), at: 2_000, fields: Fixture.flareFields.merging(["deleted": .null]) { $1 })
+        try clearedAtCreation.validate()
+        #expect(try replica([clearedAtCreation]).records[Fixture.id(2000)]!.isDeleted == false)
+        let delete = Fixture.change(3, at: 2_000, fields: ["deleted": true])
+        let clear = Fixture.change(4, at: 3_000, by: Fixture.otherParent, fields: ["deleted": .null], seen: ["deleted": seen(delete)])
+        try clear.validate()
+        for order in [[base, delete, clear], [clear, base, delete]] {
+            let state = try replica(order)
+            #expect(!state.records[record]!.isDeleted, "cleared after it was deleted: restored")
+            #expect(state.records[record]!.values["deleted"] == nil, "a cleared field has no value")
+        }
+    }
+
     @Test func applyingTheSameChangeAgainChangesNothing() throws {
         let edit = Fixture.change(2, at: 2_000, by: Fixture.otherParent, fields: ["pain": 1])
         let once = try replica([base, edit])

@@ -35,10 +35,23 @@ struct RecordValidationTests {
             type: .flare, field: "notes", value: .string(String(repeating: "a", count: 4_001)),
             message: "notes must be at most 4000 characters (got 4001)"),
         Case(type: .flare, field: "notes", value: "bell\u{07}", message: "notes must not contain control characters (found U+0007)"),
+        // Characters are code points: 2,001 grapheme clusters of an e and a combining accent are 4,002.
+        Case(
+            type: .flare, field: "notes", value: .string(String(repeating: "e\u{301}", count: 2_001)),
+            message: "notes must be at most 4000 characters (got 4002)"),
+        Case(type: .flare, field: "notes", value: "del\u{7F}", message: "notes must not contain control characters (found U+007F)"),
+        Case(type: .flare, field: "notes", value: "next\u{85}line", message: "notes must not contain control characters (found U+0085)"),
         Case(type: .flare, field: "kind", value: "nsaid", message: "kind is not a field of a flare"),
         Case(type: .treatment, field: "kind", value: "vitamin", message: "kind must be one of nsaid, steroid"),
         Case(type: .treatment, field: "name", value: "", message: "name must not be empty"),
         Case(type: .treatment, field: "name", value: "naproxen\nibuprofen", message: "name must be a single line"),
+        Case(
+            type: .treatment, field: "name", value: "naproxen\t500",
+            message: "name must be a single line of text without control characters (found U+0009)"),
+        Case(
+            type: .treatment, field: "name", value: "naproxen\u{2028}500",
+            message: "name must be a single line of text without control characters (found U+2028)"),
+        Case(type: .treatment, field: "name", value: "\u{A0}\u{3000} ", message: "name must not be empty"),
         Case(type: .treatment, field: "name", value: .string(String(repeating: "n", count: 201)), message: "name must be at most 200 characters"),
         Case(type: .treatment, field: "dosage", value: ["dose": "250"], message: "dosage needs a unit when a dose is given"),
         Case(type: .treatment, field: "dosage", value: ["unit": "mg"], message: "dosage needs a dose"),
@@ -70,6 +83,9 @@ struct RecordValidationTests {
         (.flare, "started", "2024-02-29"), (.flare, "started", "1900-01-01"), (.flare, "started", "2199-12-31"),
         (.flare, "sites", ["tibia-left", "tibia-right", "spine", "other-foot-left", "spine-lumbar"]),
         (.flare, "notes", .string(String(repeating: "é", count: 4_000))), (.flare, "notes", "line one\nline two\ttabbed"),
+        (.flare, "notes", .string(String(repeating: "e\u{301}", count: 2_000))), (.flare, "notes", .string(String(repeating: "🦴", count: 4_000))),
+        (.flare, "notes", "line one\r\nline\u{2028}two"), (.flare, "deleted", .null),
+        (.treatment, "name", " naproxen "),
         (.flare, "limp", false), (.flare, "deleted", true),
         (.treatment, "dosage", ["dose": "0.0001", "unit": "mg/kg"]), (.treatment, "dosage", ["dose": "1", "unit": "tablet"]),
         (.treatment, "dosage", .null),

@@ -63,6 +63,42 @@ extension Response {
     }
 }
 
+/// What every endpoint checks of a request before its own rules (docs/PROTOCOL.md, section 9): only the
+/// query parameters it takes, each at most once, and a body, if there is one, declared as JSON. A
+/// parameter the server ignored or a second value it dropped would leave the client believing it had
+/// asked for something it had not.
+struct RequestShape {
+    /// The query's parameters by name, as sent (neither names nor values are percent-decoded).
+    let parameters: [String: String]
+
+    init(_ request: Request, body: some Collection<UInt8>, parameters allowed: Set<String> = []) throws(APIError) {
+        if !body.isEmpty, let type = request.headers[.contentType], !Self.isJSON(type) {
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type", "the request body must be sent as Content-Type: application/json (got \"\(type)\")")
+        }
+        var parameters: [String: String] = [:]
+        if let query = request.uri.query, !query.isEmpty {
+            for pair in Array(query.utf8).split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
+                let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
+                let name = String(decoding: pair[..<equals], as: UTF8.self)
+                guard allowed.contains(name) else {
+                    let takes = allowed.isEmpty ? "none" : allowed.sorted().joined(separator: ", ")
+                    throw APIError.badRequest("unknown query parameter \"\(name)\" (this endpoint takes \(takes))")
+                }
+                guard parameters[name] == nil else { throw APIError.badRequest("query parameter \"\(name)\" is given more than once") }
+                parameters[name] = String(decoding: pair[equals...].dropFirst(), as: UTF8.self)
+            }
+        }
+        self.parameters = parameters
+    }
+
+    /// Whether a Content-Type names JSON: `application/json`, in any case, with any parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces)
+        return mediaType.lowercased() == "application/json"
+    }
+}
+
 /// Reading a JSON request body strictly: an object with known members only.
 struct RequestBody {
     let members: [String: JSONValue]

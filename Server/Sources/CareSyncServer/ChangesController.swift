@@ -17,6 +17,7 @@ struct ChangesController {
     /// may write, each value must follow the record rules, each signature must verify with the author's
     /// key, and no clock may run ahead of the server's by more than the allowed skew.
     @Sendable func push(_ request: Request, context: CareSyncRequestContext) async throws -> JSONValue {
+        _ = try RequestShape(request, body: context.body)
         let device = try context.requireDevice()
         guard device.role.canWrite else {
             throw APIError(.forbidden, "read_only", "a \(device.role.rawValue) device can read the diary but not change it")
@@ -81,13 +82,14 @@ struct ChangesController {
         ]
     }
 
-    /// `?after=CURSOR&limit=N`: the next page. The body is assembled from the stored change bytes.
+    /// `?after=CURSOR&limit=N`: the next page. The body is assembled from the stored change bytes. An
+    /// empty page's `next` is the cursor sent, so a client may always send `next` back as `after`.
     @Sendable func pull(_ request: Request, context: CareSyncRequestContext) async throws -> Response {
+        let query = try RequestShape(request, body: context.body, parameters: ["after", "limit"]).parameters
         let device = try context.requireDevice()
-        let after = try Self.integer(request.uri.queryParameters.get("after"), name: "after", default: 0, range: 0...Int64.max)
+        let after = try Self.integer(query["after"], name: "after", default: 0, range: 0...Int64.max)
         let limit = try Self.integer(
-            request.uri.queryParameters.get("limit"), name: "limit", default: Int64(configuration.defaultPageSize),
-            range: 1...Int64(configuration.maxPageSize))
+            query["limit"], name: "limit", default: Int64(configuration.defaultPageSize), range: 1...Int64(configuration.maxPageSize))
         let page = try database.pull(diary: device.diaryId, after: after, limit: Int(limit))
         var out: [UInt8] = []
         out.reserveCapacity(page.bodies.reduce(256) { $0 + $1.count + 1 })

@@ -16,6 +16,7 @@ struct DiaryController {
     }
 
     @Sendable func show(_ request: Request, context: CareSyncRequestContext) async throws -> JSONValue {
+        _ = try RequestShape(request, body: context.body)
         let device = try context.requireDevice()
         return [
             "diary": .string(device.diaryId), "name": .string(try await database.diaryName(device.diaryId) ?? ""),
@@ -25,11 +26,13 @@ struct DiaryController {
     }
 
     @Sendable func devices(_ request: Request, context: CareSyncRequestContext) async throws -> JSONValue {
+        _ = try RequestShape(request, body: context.body)
         let device = try context.requireDevice()
         return ["devices": .array(try await database.devices(diary: device.diaryId).map(\.json))]
     }
 
     @Sendable func revoke(_ request: Request, context: CareSyncRequestContext) async throws -> JSONValue {
+        _ = try RequestShape(request, body: context.body)
         let owner = try Self.requireOwner(context)
         let target = try context.parameters.require("device")
         guard target != owner.id else {
@@ -42,6 +45,7 @@ struct DiaryController {
     }
 
     @Sendable func invite(_ request: Request, context: CareSyncRequestContext) async throws -> Response {
+        _ = try RequestShape(request, body: context.body)
         let owner = try Self.requireOwner(context)
         let body = try RequestBody(context.body, allowed: ["role", "expires_in_seconds", "access_expires_in_seconds"])
         let roleText = try body.string("role")!

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import SyncCore
 
 /// `POST /v1/enroll`: the one unauthenticated endpoint. It exchanges an invite code for a device id and
@@ -12,21 +13,35 @@ struct EnrollmentController {
         group.post("enroll", use: enroll)
     }
 
+    /// An enrollment body is a code and a name: far below this.
+    static let maxBodyBytes = 16 * 1024
+
     @Sendable func enroll(_ request: Request, context: CareSyncRequestContext) async throws -> Response {
         let now = Date()
         let address = context.remoteAddress ?? "unknown"
-        guard await !limiter.isBlocked(address, now: now) else {
+        guard try await !limiter.isBlocked(address, now: now) else {
             throw APIError(.tooManyRequests, "too_many_attempts", "too many failed enrollments from this address; wait a minute")
         }
-        let bytes = try await request.body.collect(upTo: 16 * 1024)
-        let body = try RequestBody(Array(bytes.readableBytesView), allowed: ["code", "device_name"])
+        let bytes: [UInt8]
+        do {
+            bytes = Array(try await request.body.collect(upTo: Self.maxBodyBytes).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "body_too_large", "the request body is larger than \(Self.maxBodyBytes) bytes")
+        }
+        _ = try RequestShape(request, body: bytes)
+        let body = try RequestBody(bytes, allowed: ["code", "device_name"])
         let code = try body.string("code")!
-        let name = (try body.string("device_name", required: false) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 100, !name.contains(where: { $0.isNewline }) else {
-            throw APIError.badRequest("\"device_name\" must be one line of 1 to 100 characters")
+        let name = RecordSchema.trimmingWhiteSpace(try body.string("device_name", required: false) ?? "")
+        do {
+            try RecordSchema.validate(.string(name), against: RecordSchema.deviceName, record: "enrollment")
+        } catch {
+            throw APIError(
+                .badRequest, "bad_request",
+                "\"device_name\" must be one line of 1 to \(RecordSchema.deviceNameLimit) characters without control characters: it \(error.rule)",
+                details: ["field": .string(error.field), "rule": .string(error.rule)])
         }
         guard let (device, diaryName) = try await database.enroll(code: code, deviceName: name, now: now) else {
-            await limiter.recordFailure(address, now: now)
+            try await limiter.recordFailure(address, now: now)
             throw APIError(.unauthorized, "invalid_invite", "this invite code is unknown, already used or expired")
         }
         let response: JSONValue = [
