@@ -51,6 +51,32 @@ struct OperatorEndpointTests {
         }
     }
 
+    /// docs/openapi.yaml names exactly the routes the router serves, so a client generated from it
+    /// neither misses an endpoint nor calls one that is not there.
+    @Test func theOpenAPIDocumentListsExactlyTheRoutesServed() throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        let router = buildRouter(configuration: harness.configuration, database: harness.database, metrics: ServerMetrics())
+        let served = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
+        let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/openapi.yaml")
+        var documented: Set<String> = []
+        var path: String?
+        for line in try String(contentsOf: document, encoding: .utf8).split(separator: "\n") {
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if !line.hasPrefix("   ") {
+                path = nil
+            } else if let path, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":"),
+                let method = ["get", "post", "put", "delete", "patch"].first(where: { line == "    \($0):" })
+            {
+                documented.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        #expect(!documented.isEmpty)
+        #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served))")
+        #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented))")
+    }
+
     @Test func metricsAreOffWithoutATokenAndAskForItWithOne() async throws {
         try await withServer { _, client in
             let off = try await client.send(.get, "/metrics")
@@ -112,6 +138,25 @@ struct OperatorEndpointTests {
                 #expect(!everything.contains(secret), "the log holds \(secret)")
             }
         }
+    }
+
+    /// Failed enrollments are counted in the database: a restart does not give a code guesser ten more tries.
+    @Test func failedEnrollmentsAreStillCountedAfterARestart() async throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        let wrong = JSONValue.object(["code": "aaaa-bbbb-cccc-dddd-eeee-ffff-gggg-hhhh", "device_name": "guesser"]).canonicalBytes
+        try await harness.app().test(.router) { client in
+            for _ in 0..<10 {
+                let refused = try await client.send(.post, "/v1/enroll", body: wrong)
+                #expect(refused.errorCode == "invalid_invite")
+            }
+        }
+        let restarted = try ServerDatabase(path: harness.database.path)
+        try await buildApplication(configuration: harness.configuration, database: restarted, logger: .quiet).test(.router) { client in
+            let refused = try await client.send(.post, "/v1/enroll", body: wrong)
+            #expect(refused.status == .tooManyRequests && refused.errorCode == "too_many_attempts")
+        }
+        try restarted.close()
     }
 
     @Test func theJSONLogIsOneObjectALine() throws {

@@ -10,25 +10,29 @@ import SyncCore
 public func buildApplication(
     configuration: ServerConfiguration, database: ServerDatabase, metrics: ServerMetrics = ServerMetrics(), logger: Logger? = nil
 ) throws -> some ApplicationProtocol {
-    let logger = logger ?? Logger(label: "caresync-server")
+    Application(
+        router: buildRouter(configuration: configuration, database: database, metrics: metrics),
+        server: try configuration.httpServer(metrics: metrics),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "caresync-server",
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
+        logger: logger ?? Logger(label: "caresync-server"))
+}
+
+/// Every route of the API (docs/openapi.yaml lists the same), behind `RequestObserver`.
+func buildRouter(configuration: ServerConfiguration, database: ServerDatabase, metrics: ServerMetrics) -> Router<CareSyncRequestContext> {
     database.report(to: metrics)
     let routes = RouteTable()
     let router = Router(context: CareSyncRequestContext.self)
     router.add(middleware: RequestObserver(routes: routes, metrics: metrics))
     OperatorController(database: database, metrics: metrics, metricsToken: configuration.metricsToken).addRoutes(to: router)
     let v1 = router.group("v1")
-    EnrollmentController(database: database, limiter: EnrollmentLimiter()).addRoutes(to: v1)
+    EnrollmentController(database: database, limiter: EnrollmentLimiter(database: database)).addRoutes(to: v1)
     let diary = v1.group("diaries/:diary").add(middleware: RequestAuthenticator(database: database, configuration: configuration))
     DiaryController(database: database, configuration: configuration).addRoutes(to: diary)
     ChangesController(database: database, configuration: configuration).addRoutes(to: diary)
     routes.set(from: router)
-    return Application(
-        router: router,
-        server: try configuration.httpServer(metrics: metrics),
-        configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port), serverName: "caresync-server",
-            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
-        logger: logger)
+    return router
 }
 
 /// Why TLS cannot be set up.

@@ -114,23 +114,24 @@ extension HTTPField.Name {
 }
 
 /// Slows guessing of invite codes: at most `limit` failed enrollments per window from one address
-/// (and, behind a proxy that hides addresses, in all).
-actor EnrollmentLimiter {
-    private var failures: [String: [Date]] = [:]
+/// (and, behind a proxy that hides addresses, in all). The failures are kept in the database, so that a
+/// restart does not give a guesser a fresh allowance.
+struct EnrollmentLimiter {
+    let database: ServerDatabase
     let limit: Int
     let window: TimeInterval
 
-    init(limit: Int = 10, window: Duration = .seconds(60)) {
+    init(database: ServerDatabase, limit: Int = 10, window: Duration = .seconds(60)) {
+        self.database = database
         self.limit = limit
         self.window = window.seconds
     }
 
-    func isBlocked(_ address: String, now: Date) -> Bool {
-        failures[address] = failures[address]?.filter { now.timeIntervalSince($0) < window }
-        return (failures[address]?.count ?? 0) >= limit
+    func isBlocked(_ address: String, now: Date) async throws -> Bool {
+        try await database.enrollmentFailures(from: address, since: now.addingTimeInterval(-window)) >= limit
     }
 
-    func recordFailure(_ address: String, now: Date) {
-        failures[address, default: []].append(now)
+    func recordFailure(_ address: String, now: Date) async throws {
+        try await database.recordEnrollmentFailure(from: address, at: now, forgetBefore: now.addingTimeInterval(-window))
     }
 }

@@ -43,6 +43,7 @@ struct RequestObserver: RouterMiddleware {
         let duration = ContinuousClock.now - started
         let route = route(of: context)
         metrics.request(method: request.method.rawValue, route: route, status: response.status.code, duration: duration, refusal: refusal?.code)
+        guard context.logger.logLevel <= .info else { return response }
         var metadata: Logger.Metadata = [
             "method": "\(request.method.rawValue)", "route": "\(route)", "status": "\(response.status.code)",
             "duration_ms": "\(String(format: "%.2f", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1e3))",

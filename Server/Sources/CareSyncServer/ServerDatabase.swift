@@ -178,6 +178,11 @@ public final class ServerDatabase: Sendable {
         case push(StorableBatch, diary: String, CheckedContinuation<PushOutcome, any Error>)
         case nonce(SeenNonce, CheckedContinuation<Bool, any Error>)
 
+        var isNonce: Bool {
+            if case .nonce = self { return true }
+            return false
+        }
+
         var nonceWindow: TimeInterval {
             if case .nonce(let nonce, _) = self { return nonce.window }
             return 0
@@ -269,7 +274,14 @@ public final class ServerDatabase: Sendable {
                 guard !writes.isEmpty else { return }
                 var outcomes: [Result<PendingOutcome, any Error>] = []
                 let started = ContinuousClock.now
+                // A commit of nonces alone is not synced to disk: it survives a crash or restart of the
+                // server, which is what refusing replays needs, and a pull does not wait for an fsync. Only a
+                // power cut could lose it, and a request older than the window is refused as stale anyway.
+                // Set before every commit, so that no push is committed at NORMAL: if setting it fails, the
+                // commit is not tried.
+                let noncesOnly = writes.allSatisfy(\.isNonce)
                 do {
+                    try db.execute(sql: noncesOnly ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL")
                     try db.inTransaction {
                         if prune { try Self.pruneNonces(olderThan: writes.map(\.nonceWindow).max() ?? 0, in: db) }
                         outcomes = writes.map { write in
@@ -291,6 +303,14 @@ public final class ServerDatabase: Sendable {
                     }
                 } catch {
                     outcomes = writes.map { _ in .failure(error) }
+                }
+                if noncesOnly {
+                    // Every other write on this connection (invites, enrollments, revocations) must be durable.
+                    do {
+                        try db.execute(sql: "PRAGMA synchronous = FULL")
+                    } catch {
+                        fatalError("cannot set synchronous = FULL again after a commit of nonces: \(error)")
+                    }
                 }
                 self.metrics.withLock { $0 }?.committed(in: ContinuousClock.now - started)
                 // Let go of the batches before any push goes on, so that each is freed by its push's
