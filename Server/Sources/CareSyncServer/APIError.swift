@@ -26,11 +26,16 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var description: String { "\(status.code) \(code): \(message)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response.json(jsonBytes, status: status)
+    }
+
+    /// The refusal's JSON body, also written below the router (`ConnectionGuard`).
+    var jsonBytes: [UInt8] {
         var members = details
         members["status"] = .int(Int64(status.code))
         members["code"] = .string(code)
         members["message"] = .string(message)
-        return JSONValue.object(["error": .object(members)]).response(status: status)
+        return JSONValue.object(["error": .object(members)]).canonicalBytes
     }
 
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "bad_request", message) }

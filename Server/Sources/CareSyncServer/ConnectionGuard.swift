@@ -207,17 +207,6 @@ struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
     }
 }
 
-extension APIError {
-    /// The refusal's JSON body, for the places that write it below the router.
-    var jsonBytes: [UInt8] {
-        var members = details
-        members["status"] = .int(Int64(status.code))
-        members["code"] = .string(code)
-        members["message"] = .string(message)
-        return JSONValue.object(["error": .object(members)]).canonicalBytes
-    }
-}
-
 extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components

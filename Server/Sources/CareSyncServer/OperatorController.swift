@@ -21,6 +21,7 @@ struct OperatorController {
     }
 
     @Sendable func health(_ request: Request, context: CareSyncRequestContext) async throws -> Response {
+        _ = try RequestShape(request, body: [UInt8]())
         let schemaVersion: Int
         do {
             schemaVersion = try await database.checkHealth()
@@ -33,6 +34,7 @@ struct OperatorController {
     }
 
     @Sendable func serveMetrics(_ request: Request, context: CareSyncRequestContext) async throws -> Response {
+        _ = try RequestShape(request, body: [UInt8]())
         guard let metricsToken else {
             throw APIError(.notFound, "not_found", "metrics are off: the operator turns them on with --metrics-token-file")
         }
