@@ -238,4 +238,22 @@ struct ProtocolRulesTests {
             #expect(nexts == pushed)
         }
     }
+
+    // MARK: Invites
+
+    /// A clinician's access lasts at most ten years: a longer one was accepted and then made the code
+    /// fail to enroll with a 500, as its expiry could not be stored.
+    @Test func aClinicianInviteOfMoreThanTenYearsIsRefusedAndTenYearsEnrolls() async throws {
+        try await withServer { harness, client in
+            let (owner, _, _) = try await client.family(harness)
+            let tooLong = try await client.invite("clinician", by: owner, extra: ["access_expires_in_seconds": .int(315_360_001)])
+            #expect(tooLong.status == .badRequest && tooLong.errorMessage.contains("315360000"), "\(tooLong.json.canonicalString)")
+            let far = try await client.invite("clinician", by: owner, extra: ["access_expires_in_seconds": .int(1_000_000_000_000)])
+            #expect(far.status == .badRequest)
+            let tenYears = try await client.invite("clinician", by: owner, extra: ["access_expires_in_seconds": .int(315_360_000)])
+            #expect(tenYears.status == .created)
+            let clinician = try await client.enroll(code: tenYears["code"]!.stringValue!, name: "Dr Rossi")
+            #expect(clinician.role == "clinician")
+        }
+    }
 }

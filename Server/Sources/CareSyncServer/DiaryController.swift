@@ -57,7 +57,11 @@ struct DiaryController {
             throw APIError.badRequest("\"expires_in_seconds\" must be from 60 (a minute) to 7776000 (90 days)")
         }
         let accessLifetime = try body.int("access_expires_in_seconds")
-        if let accessLifetime, accessLifetime < 60 { throw APIError.badRequest("\"access_expires_in_seconds\" must be at least 60") }
+        // Ten years at most: a clinician's access that outlives any care plan is a mistake, and a date past
+        // the year 9999 could not be stored.
+        if let accessLifetime, !(60...315_360_000).contains(accessLifetime) {
+            throw APIError.badRequest("\"access_expires_in_seconds\" must be from 60 (a minute) to 315360000 (ten years)")
+        }
         if accessLifetime != nil, role != .clinician {
             throw APIError.badRequest("only a clinician's access can expire")
         }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every test of CareSync, on a fresh machine: installs what the tests need, then runs them.
+# README.md's test command and CI's (.ci/run) are both exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SWIFT_DETERMINISTIC_HASHING=1
+
+# The FHIR export test validates bundles with fhir.resources (R4B models); the API test runs schemathesis.
+python3 -m pip install --quiet --disable-pip-version-check -r Tests/Reference/requirements.txt
+
+# The completion test has zsh and fish read syncctl's scripts.
+command -v zsh > /dev/null && command -v fish > /dev/null || { apt-get update -q && apt-get install -y -q zsh fish; }
+
+swift format lint --strict -r Package.swift Sources Server Client Tests Benchmarks
+python3 Tests/Reference/protocol_vectors.py docs/PROTOCOL.md
+swift test
+
+# docs/openapi.yaml against the live server that swift test built, every request signed as a device would.
+bash Tests/Reference/run_schemathesis.sh .build/debug/caresync-server
+
+# The systemd unit, read as systemd reads it: any key it does not know or value it cannot take is named.
+command -v systemd-analyze > /dev/null || { apt-get update -q && apt-get install -y -q systemd; }
+unit=$(mktemp -d)
+sed "s|/usr/local/bin/caresync-server|$PWD/.build/debug/caresync-server|" deploy/caresync-server.service > "$unit/caresync-server.service"
+complaints=$(systemd-analyze verify "$unit/caresync-server.service" 2>&1)
+rm -rf "$unit"
+if [ -n "$complaints" ]; then echo "deploy/caresync-server.service: $complaints"; exit 1; fi
+
+# The benchmark with a small N, so that it keeps working (it asserts nothing about time; the debug
+# build that swift test made is reused).
+swift run caresync-bench --changes 2000 --memory-changes 5000 --devices 5 --rounds 3 --sync-calls 20
