@@ -63,6 +63,23 @@ struct RequestAuthenticationTests {
         }
     }
 
+    /// A push spends its nonce with its batch: sent again, even with changes never stored, it is refused and stores nothing.
+    @Test func aReplayedPushIsRefusedAndStoresNothing() async throws {
+        try await withServer { harness, client in
+            var (owner, _, _) = try await client.family(harness)
+            let nonce = RequestSignature.makeNonce()
+            let path = "/v1/diaries/\(owner.diary.canonical)/changes"
+            let first = JSONValue.object(["changes": [owner.change().wireValue]]).canonicalBytes
+            #expect(try await client.signed(.post, path, by: owner, body: first, nonce: nonce).status == .ok)
+            let replay = try await client.signed(.post, path, by: owner, body: first, nonce: nonce)
+            #expect(replay.status == .unauthorized && replay.errorCode == "replayed_nonce", "\(replay.json.canonicalString)")
+            let other = JSONValue.object(["changes": [owner.change().wireValue]]).canonicalBytes
+            let reused = try await client.signed(.post, path, by: owner, body: other, nonce: nonce)
+            #expect(reused.status == .unauthorized && reused.errorCode == "replayed_nonce")
+            #expect(try await client.pull(by: owner)["changes"]?.arrayValue?.count == 1)
+        }
+    }
+
     @Test func anotherDiaryLooksLikeNoDiary() async throws {
         try await withServer { harness, client in
             let (owner, _, _) = try await client.family(harness)

@@ -72,7 +72,7 @@ struct ChangesController {
             batch.append(StorableChange(received))
         }
         let storable = StorableBatch(batch, author: device.id, receivedAt: receivedAt)
-        let outcome = try await database.store(storable, diary: device.diaryId)
+        let outcome = try await database.store(storable, diary: device.diaryId, nonce: context.pushNonce)
         // Held to here, so that the changes are freed on this thread rather than on the database's one
         // writer thread, which every push waits for (`ServerDatabase.store`).
         withExtendedLifetime(storable) {}

@@ -10,6 +10,9 @@ public struct CareSyncRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     var device: Device?
     var body: [UInt8] = []
+    /// A push's nonce, verified but not yet spent: the push spends it in the transaction that stores
+    /// its batch, so that a push costs one commit.
+    var pushNonce: ServerDatabase.SeenNonce?
     /// The peer's IP address, where the transport knows it (not in router-level tests).
     let remoteAddress: String?
     /// The device and diary the authenticator found, for the request log.
@@ -81,8 +84,10 @@ struct RequestAuthenticator: RouterMiddleware {
         // Only a verified signature may spend a nonce, so nobody can fill the cache for a device.
         let nonce = ServerDatabase.SeenNonce(
             device: device.id, nonce: parameters.nonce, at: now, window: configuration.requestWindow.seconds * 2)
-        guard try await database.spend(nonce) else {
-            throw APIError(.unauthorized, "replayed_nonce", "this nonce was used before: every request needs a fresh one")
+        if request.method == .post, context.endpointPath == ChangesRoute.path {
+            context.pushNonce = nonce
+        } else if try await !database.spend(nonce) {
+            throw APIError.replayedNonce
         }
         if device.revokedAt != nil {
             throw APIError(.unauthorized, "device_revoked", "this device was revoked by the diary's owner")
@@ -105,6 +110,10 @@ struct RequestAuthenticator: RouterMiddleware {
         guard let mark = target.firstIndex(of: "?") else { return (target, "") }
         return (String(target[..<mark]), String(target[target.index(after: mark)...]))
     }
+}
+
+extension APIError {
+    static let replayedNonce = APIError(.unauthorized, "replayed_nonce", "this nonce was used before: every request needs a fresh one")
 }
 
 extension HTTPField.Name {

@@ -175,7 +175,7 @@ public final class ServerDatabase: Sendable {
 
     /// A write waiting for the next commit: a push, or a request's nonce to spend.
     private enum PendingWrite: Sendable {
-        case push(StorableBatch, diary: String, CheckedContinuation<PushOutcome, any Error>)
+        case push(StorableBatch, diary: String, nonce: SeenNonce?, CheckedContinuation<PushOutcome, any Error>)
         case nonce(SeenNonce, CheckedContinuation<Bool, any Error>)
 
         var isNonce: Bool {
@@ -184,8 +184,10 @@ public final class ServerDatabase: Sendable {
         }
 
         var nonceWindow: TimeInterval {
-            if case .nonce(let nonce, _) = self { return nonce.window }
-            return 0
+            switch self {
+            case .nonce(let nonce, _): nonce.window
+            case .push(_, _, let nonce, _): nonce?.window ?? 0
+            }
         }
     }
 
@@ -232,9 +234,12 @@ public final class ServerDatabase: Sendable {
     /// Batches that arrive while a commit is running are committed together in the next one (group
     /// commit), each in a savepoint of its own: one fsync for many devices' pushes, and a refused batch
     /// rolls back only itself. Every statement is prepared once per connection (`cachedStatement`).
-    func store(_ batch: StorableBatch, diary: String) async throws -> PushOutcome {
+    ///
+    /// `nonce`, the push request's, is spent in the batch's savepoint: a replayed push stores nothing
+    /// and is refused as `replayed_nonce`.
+    func store(_ batch: StorableBatch, diary: String, nonce: SeenNonce? = nil) async throws -> PushOutcome {
         let outcome = try await withCheckedThrowingContinuation { continuation in
-            enqueue(.push(batch, diary: diary, continuation))
+            enqueue(.push(batch, diary: diary, nonce: nonce, continuation))
         }
         metrics.withLock { $0 }?.pushed(stored: outcome.stored, duplicates: outcome.duplicates)
         return outcome
@@ -287,9 +292,10 @@ public final class ServerDatabase: Sendable {
                         outcomes = writes.map { write in
                             Result {
                                 switch write {
-                                case .push(let batch, let diary, _):
+                                case .push(let batch, let diary, let nonce, _):
                                     var outcome = PushOutcome()
                                     try db.inSavepoint {
+                                        if let nonce, try !Self.insert(nonce, in: db) { throw APIError.replayedNonce }
                                         outcome = try Self.write(batch, diary: diary, in: db)
                                         return .commit
                                     }
@@ -333,7 +339,7 @@ public final class ServerDatabase: Sendable {
 
         init(_ write: PendingWrite) {
             switch write {
-            case .push(_, _, let continuation): self = .push(continuation)
+            case .push(_, _, _, let continuation): self = .push(continuation)
             case .nonce(_, let continuation): self = .nonce(continuation)
             }
         }
