@@ -98,7 +98,10 @@ extension Change {
         let author = try uuid("author")
         guard let typeText = members["type"]?.stringValue else { throw refuse("type", "is required and must be a string") }
         guard let type = RecordType(rawValue: typeText) else {
-            throw refuse("type", "must be one of \(RecordType.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(typeText)\")")
+            throw refuse(
+                "type",
+                "must be a record type name, 1 to 32 of a-z, 0-9 and -, starting with a letter, such as \(RecordType.known.map(\.rawValue).joined(separator: ", ")) (got \(RecordSchema.shown(.string(typeText))))"
+            )
         }
         guard let hlcText = members["hlc"]?.stringValue else { throw refuse("hlc", "is required and must be a string") }
         guard let hlc = HLC(text: hlcText) else {
@@ -142,6 +145,7 @@ extension Change {
             throw ValidationError(record: "change \(id.canonical)", field: "hlc", rule: HLC.outOfRange(hlc.text))
         }
         try RecordSchema.validateChange(type: type, fields: fields, record: recordLabel)
+        try RecordSchema.validateRecordID(type: type, record: record, diary: diary, fields: fields, label: recordLabel)
     }
 }
 

@@ -93,7 +93,7 @@ extension JSONParser {
     }
 
     private mutating func recordType() -> RecordType? {
-        for type in RecordType.allCases {
+        for type in RecordType.known {
             let name = type.rawValue.utf8
             guard index + name.count <= bytes.count, bytes[index..<index + name.count].elementsEqual(name) else { continue }
             index += name.count

@@ -67,7 +67,7 @@ struct ChangeSigningTests {
         ("v", .int(2), "v must be 1"),
         ("hlc", .string("0193610C0D000000"), "hlc must be 16 lowercase hex digits"),
         ("author", .string("0193A5C0-0000-7000-8000-000000000001"), "author must be a lowercase hyphenated UUID"),
-        ("type", .string("lab"), "type must be one of flare, treatment"),
+        ("type", .string("Lab"), "type must be a record type name"),
         ("extra", .int(1), "extra is not a member of a change"),
         ("seen", .object(["notes": []]), "seen must have exactly one entry for each field"),
         ("seen", .object(["pain": ["7fffffffffffffff@0193a5c0-0000-7000-8000-000000000001"]]), "not older than the change itself"),

@@ -108,7 +108,7 @@ struct ReceivedChangeTests {
     @Test(arguments: [
         ("version 2", #""v":1}"#, #""v":2}"#),
         ("uppercase id", #""change":"0193a5c3-0000-7000-8000-000000000007""#, #""change":"0193A5C3-0000-7000-8000-000000000007""#),
-        ("unknown type", #""type":"flare""#, #""type":"flame""#),
+        ("malformed type", #""type":"flare""#, #""type":"flare 2""#),
         ("short clock", #""hlc":"0"#, #""hlc":""#),
         ("seen stamp from the future", #""seen":{"notes":[]"#, #""seen":{"notes":["7fff610c0d000000@0193a5c0-0000-7000-8000-000000000001"]"#),
         ("seen entry missing", #""seen":{"notes":[],"#, #""seen":{"#),

@@ -54,7 +54,7 @@ public final class DiaryDevice: Sendable {
 
     // MARK: Local edits
 
-    /// Records a new flare or treatment; returns its id.
+    /// Records a new record of any type; returns its id.
     @discardableResult
     public func add(_ type: RecordType, fields: [String: JSONValue], id: UUID = UUID.version7()) throws(ClientError) -> UUID {
         try replica.edit([EditRequest(target: .new(type, id), fields: fields)], by: identity, key: key)
@@ -97,7 +97,7 @@ public final class DiaryDevice: Sendable {
         let times = try replica.read { db in try SyncTimes.fetch(db) }
         return DeviceStatus(
             identity: identity, pending: try replica.outboxCount(), records: counts.records, deleted: counts.deleted,
-            conflicts: counts.conflicts, epoch: position.epoch, cursor: position.cursor, lastPushAt: times.push, lastPullAt: times.pull)
+            conflicts: counts.conflicts, newerKind: counts.newerKind, epoch: position.epoch, cursor: position.cursor, lastPushAt: times.push, lastPullAt: times.pull)
     }
 }
 
@@ -109,6 +109,8 @@ public struct DeviceStatus: Sendable {
     public let records: Int
     public let deleted: Int
     public let conflicts: Int
+    /// Records of a type this version does not know: kept and synced, shown once syncctl is upgraded.
+    public let newerKind: Int
     public let epoch: String?
     public let cursor: Int64
     public let lastPushAt: Date?

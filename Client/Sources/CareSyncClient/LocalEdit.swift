@@ -51,6 +51,8 @@ extension Replica {
                     (recordID, type, existing) = (id, newType, nil)
                     do {
                         try RecordSchema.validateNewRecord(type: type, fields: request.fields, record: "new \(type.rawValue)")
+                        try RecordSchema.validateRecordID(
+                            type: type, record: id, diary: identity.diary, fields: request.fields, label: "new \(type.rawValue)")
                     } catch let error as ValidationError {
                         throw ClientError.invalid(prefix + error.description)
                     }
@@ -59,8 +61,11 @@ extension Replica {
                         throw ClientError.invalid("\(prefix)no record with id \(id.canonical) in this diary")
                     }
                     (recordID, type, existing) = (id, state.type, state)
+                    let label = "\(type.rawValue) \(id.canonical)"
                     do {
-                        try RecordSchema.validateChange(type: type, fields: request.fields, record: "\(type.rawValue) \(id.canonical)")
+                        try RecordSchema.validateChange(type: type, fields: request.fields, record: label)
+                        try RecordSchema.validateEdit(type: type, current: state.values, fields: request.fields, record: label)
+                        try RecordSchema.validateRecordID(type: type, record: id, diary: identity.diary, fields: request.fields, label: label)
                     } catch let error as ValidationError {
                         throw ClientError.invalid(prefix + error.description)
                     }

@@ -1,16 +1,20 @@
 import Foundation
 import SyncCore
 
-/// The diary as a spreadsheet: one row per record, a header row, a `type` column and one column per field
-/// of SPEC section 2 (sites joined with `;`, booleans `true`/`false`, decimals and dates as written),
-/// UTF-8, RFC 4180 quoting so notes may hold commas, quotes and line breaks. `import --format csv` reads
-/// exactly what `export --format csv` writes.
+/// The diary as a spreadsheet: one row per record, a header row, a `type` column and one column per
+/// document field of every type (sites joined with `;`, booleans `true`/`false`, decimals and dates as
+/// written), UTF-8, RFC 4180 quoting so notes may hold commas, quotes and line breaks. A record of a type
+/// this version does not know keeps its wire fields, as one JSON object, in the last column, `fields`.
+/// `import --format csv` reads exactly what `export --format csv` writes.
 public enum RecordCSV {
-    public static let columns =
-        ["id", "type", "deleted"] + RecordDocument.fieldNames(.flare)
-        + RecordDocument.fieldNames(.treatment).filter {
-            !RecordDocument.fieldNames(.flare).contains($0)
-        }
+    public static let columns: [String] = {
+        var names = ["id", "type", "deleted"]
+        for type in RecordType.known { for name in RecordDocument.fieldNames(type) where !names.contains(name) { names.append(name) } }
+        return names + [unknownFields]
+    }()
+
+    /// The column of a newer kind of record's fields.
+    static let unknownFields = "fields"
 
     // MARK: Writing
 
@@ -22,7 +26,11 @@ public enum RecordCSV {
                 case "id": return record.id.canonical
                 case "type": return record.type.rawValue
                 case "deleted": return record.isDeleted ? "true" : "false"
+                case unknownFields:
+                    guard !record.type.isKnown else { return "" }
+                    return quoted(JSONValue.object(record.values.filter { $0.key != RecordSchema.deleted.name }).canonicalString)
                 default:
+                    guard record.type.isKnown else { return "" }
                     guard let value = RecordDocument.value(column, of: record) else { return "" }
                     return quoted(cell(value))
                 }
@@ -68,14 +76,24 @@ public enum RecordCSV {
                 throw .invalid("\(label): has \(cells.count) cells but the header has \(names.count) columns")
             }
             guard let type = RecordType(rawValue: cells[typeColumn]) else {
-                throw .invalid("\(label): type must be flare or treatment (got \"\(cells[typeColumn])\")")
+                throw .invalid(
+                    "\(label): type must be \(RecordType.known.map(\.rawValue).joined(separator: ", ")) or a newer record type's name (got \"\(cells[typeColumn])\")"
+                )
             }
             var row = ImportRow(label: label, type: type)
             for (name, cell) in zip(names, cells) where !cell.isEmpty && name != "type" {
                 switch name {
                 case "id": row.id = cell
                 case "deleted": row.deleted = try boolean(cell, field: name, label: label)
-                default: row.fields[name] = value(cell, field: name)
+                case unknownFields:
+                    guard !type.isKnown else { throw .invalid("\(label): the fields column is for newer kinds of records; a \(type) has a column per field") }
+                    guard let object = try? JSONValue(parsing: Array(cell.utf8)).objectValue else {
+                        throw .invalid("\(label): fields must be a JSON object of the record's fields")
+                    }
+                    row.fields.merge(object) { $1 }
+                default:
+                    guard type.isKnown else { throw .invalid("\(label): a \(type) record keeps its fields in the fields column, not in \(name)") }
+                    row.fields[name] = value(cell, field: name, of: type)
                 }
             }
             result.append(row)
@@ -83,17 +101,16 @@ public enum RecordCSV {
         return result
     }
 
-    private static let booleanFields: Set<String> = ["swelling", "redness", "warmth", "limp"]
-
     /// A cell as the value its field takes; a cell that does not fit is passed on as text, so that
     /// validation refuses it naming the field and the rule.
-    private static func value(_ cell: String, field: String) -> JSONValue {
-        if field == "sites" {
-            return .array(cell.split(separator: ";").map { .string($0.trimmingCharacters(in: .whitespaces)) })
+    private static func value(_ cell: String, field: String, of type: RecordType) -> JSONValue {
+        let trimmed = cell.trimmingCharacters(in: .whitespaces)
+        switch type.rule(for: field)?.kind {
+        case .siteList: return .array(cell.split(separator: ";").map { .string($0.trimmingCharacters(in: .whitespaces)) })
+        case .integer: return Int64(trimmed).map(JSONValue.int) ?? .string(cell)
+        case .boolean: return parseBoolean(cell).map(JSONValue.bool) ?? .string(cell)
+        default: return .string(cell)
         }
-        if field == "pain", let number = Int64(cell.trimmingCharacters(in: .whitespaces)) { return .int(number) }
-        if booleanFields.contains(field), let flag = parseBoolean(cell) { return .bool(flag) }
-        return .string(cell)
     }
 
     private static func parseBoolean(_ cell: String) -> Bool? {

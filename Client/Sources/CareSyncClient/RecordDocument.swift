@@ -1,32 +1,57 @@
 import Foundation
 import SyncCore
 
-/// The shape in which people and scripts see a record (SPEC section 5, `list --json`): `id`, `type`,
-/// `deleted` and every set field under its name of SPEC section 2. Two differences from the wire: a
-/// treatment's `dose` and `unit` appear as two fields (on the wire they merge as one, `dosage`), and
-/// decimals (`fever_c`, `dose`) are JSON numbers (on the wire they are exact text).
+/// The shape in which people and scripts see a record (`list --json`, docs/USAGE.md): `id`, `type`,
+/// `deleted` and every set field under its name. Two differences from the wire: a treatment's `dose`
+/// and `unit` and a lab's `value` and `unit` appear as two fields (on the wire each pair merges as one,
+/// `dosage` and `result`), and decimals are JSON numbers (on the wire they are exact text). A record of
+/// a type this version does not know shows its fields as they are on the wire.
 public enum RecordDocument {
+    /// A wire field that people see as an amount and a unit.
+    struct Pair {
+        let wire: String
+        let amount: String
+    }
+
+    static func pair(_ type: RecordType) -> Pair? {
+        switch type {
+        case .treatment: Pair(wire: "dosage", amount: "dose")
+        case .lab: Pair(wire: "result", amount: "value")
+        default: nil
+        }
+    }
+
     /// The fields a person sets for a record type, in display order.
     public static func fieldNames(_ type: RecordType) -> [String] {
-        type.fields.flatMap { rule -> [String] in
+        let pair = pair(type)
+        return type.fields.flatMap { rule -> [String] in
             switch rule.name {
             case RecordSchema.deleted.name: []
-            case "dosage": ["dose", "unit"]
+            case pair?.wire: [pair!.amount, "unit"]
             default: [rule.name]
             }
         }
     }
 
-    /// The value a person sees for a field, by its SPEC name, or nil if unset.
+    /// The fields a record shows: those of its type, or for a type this version does not know, every field it holds.
+    public static func fieldNames(of record: DiaryRecord) -> [String] {
+        record.type.isKnown ? fieldNames(record.type) : record.values.keys.filter { $0 != RecordSchema.deleted.name }.sorted()
+    }
+
+    /// The value a person sees for a field, by its document name, or nil if unset.
     public static func value(_ field: String, of record: DiaryRecord) -> JSONValue? {
-        switch field {
-        case "dose", "unit": record.values["dosage"]?.objectValue?[field]
-        default: record.values[field]
+        if let pair = pair(record.type), field == pair.amount || field == "unit" {
+            return record.values[pair.wire]?.objectValue?[field == "unit" ? "unit" : pair.amount]
         }
+        return record.values[field]
     }
 
     /// Whether a field holds a decimal, written as a JSON number in documents.
-    static func isDecimal(_ field: String) -> Bool { field == "fever_c" || field == "dose" }
+    static func isDecimal(_ field: String, of type: RecordType) -> Bool {
+        if pair(type)?.amount == field { return true }
+        if case .decimal = type.rule(for: field)?.kind { return true }
+        return false
+    }
 
     /// One record as a JSON object, keys in display order.
     public static func json(_ record: DiaryRecord) -> String { document(record).text }
@@ -35,37 +60,39 @@ public enum RecordDocument {
         var members: [(String, JSONDocument)] = [
             ("id", .string(record.id.canonical)), ("type", .string(record.type.rawValue)), ("deleted", .bool(record.isDeleted)),
         ]
-        for field in fieldNames(record.type) {
+        for field in fieldNames(of: record) {
             guard let value = value(field, of: record) else { continue }
-            members.append((field, isDecimal(field) ? value.stringValue.map(JSONDocument.number) ?? JSONDocument(value) : JSONDocument(value)))
+            members.append((field, isDecimal(field, of: record.type) ? value.stringValue.map(JSONDocument.number) ?? JSONDocument(value) : JSONDocument(value)))
         }
         return .object(members)
     }
 
     /// Turns fields named as in a document into the fields a change sets: `dose` and `unit` become
-    /// `dosage`, decimals become their exact text. Unknown names are passed on, so that validation
-    /// names them. A null clears a field.
+    /// `dosage` (`value` and `unit` become `result`), decimals become their exact text. Unknown names are
+    /// passed on, so that validation names them. A null clears a field.
     public static func wireFields(_ type: RecordType, _ fields: [String: JSONValue]) throws(ClientError) -> [String: JSONValue] {
-        var wire: [String: JSONValue] = [:]
-        for (name, value) in fields where name != "dose" && name != "unit" {
-            wire[name] = isDecimal(name) ? decimalText(value) : value
-        }
-        let dose = fields["dose"]
-        let unit = fields["unit"]
-        if type == .treatment, dose != nil || unit != nil {
-            switch (dose ?? .null, unit ?? .null) {
-            case (.null, .null):
-                wire["dosage"] = .null
-            case (.null, _):
-                throw .invalid("\(type.rawValue): unit is given without a dose")
-            case (let dose, let unit):
-                var dosage: [String: JSONValue] = ["dose": decimalText(dose)]
-                if !unit.isNull { dosage["unit"] = unit }
-                wire["dosage"] = .object(dosage)
+        guard let pair = pair(type) else {
+            return fields.reduce(into: [:]) { wire, field in
+                wire[field.key] = isDecimal(field.key, of: type) ? decimalText(field.value) : field.value
             }
-        } else {
-            if let dose { wire["dose"] = dose }
-            if let unit { wire["unit"] = unit }
+        }
+        var wire: [String: JSONValue] = [:]
+        for (name, value) in fields where name != pair.amount && name != "unit" {
+            wire[name] = isDecimal(name, of: type) ? decimalText(value) : value
+        }
+        let amount = fields[pair.amount]
+        let unit = fields["unit"]
+        if amount != nil || unit != nil {
+            switch (amount ?? .null, unit ?? .null) {
+            case (.null, .null):
+                wire[pair.wire] = .null
+            case (.null, _):
+                throw .invalid("\(type.rawValue): unit is given without a \(pair.amount)")
+            case (let amount, let unit):
+                var members: [String: JSONValue] = [pair.amount: decimalText(amount)]
+                if !unit.isNull { members["unit"] = unit }
+                wire[pair.wire] = .object(members)
+            }
         }
         return wire
     }

@@ -75,7 +75,7 @@ extension DiaryDevice {
             let label = "record \(offset + 1)"
             guard var members = item.objectValue else { throw .invalid("\(label): is not a JSON object") }
             guard let typeName = members.removeValue(forKey: "type")?.stringValue, let type = RecordType(rawValue: typeName) else {
-                throw .invalid("\(label): type must be flare or treatment")
+                throw .invalid("\(label): type must be \(RecordType.known.map(\.rawValue).joined(separator: ", ")) or a newer record type's name")
             }
             var row = ImportRow(label: label, type: type)
             if let id = members.removeValue(forKey: "id"), !id.isNull {

@@ -28,6 +28,10 @@ public struct DiaryRecord: Sendable, Equatable {
     /// How many overridden concurrent edits are open on it.
     public let conflicts: Int
 
+    /// When it happened, as written: a flare's or treatment's start, a lab's time taken, or the day of
+    /// a check-in, an imaging study or a growth measurement.
+    public var when: String? { (values["started"] ?? values["taken"] ?? values["date"])?.stringValue }
+
     /// Cross-field oddities a merge can produce, such as an end before the start.
     public var warnings: [String] { RecordSchema.warnings(type: type, fields: values) }
 }
@@ -153,8 +157,8 @@ final class Replica: Sendable {
         if !includeDeleted { sql += " AND deleted = 0" }
         let records = try read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { try Self.record($0, in: db) } }
         return records.sorted {
-            let left = $0.values["started"]?.stringValue ?? ""
-            let right = $1.values["started"]?.stringValue ?? ""
+            let left = $0.when ?? ""
+            let right = $1.when ?? ""
             return left != right ? left > right : $0.id.canonical > $1.id.canonical
         }
     }

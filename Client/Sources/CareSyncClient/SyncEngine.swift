@@ -287,11 +287,18 @@ struct RecordCounts {
     var records = 0
     var deleted = 0
     var conflicts = 0
+    /// Records (not deleted) of a type this version does not know.
+    var newerKind = 0
 
     static func fetch(_ db: Database) throws -> RecordCounts {
+        let known = RecordType.known.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         let row = try Row.fetchOne(
-            db, sql: "SELECT COUNT(*) AS records, COALESCE(SUM(deleted), 0) AS deleted, COALESCE(SUM(conflicts), 0) AS conflicts FROM record")!
-        return RecordCounts(records: row["records"], deleted: row["deleted"], conflicts: row["conflicts"])
+            db,
+            sql: """
+                SELECT COUNT(*) AS records, COALESCE(SUM(deleted), 0) AS deleted, COALESCE(SUM(conflicts), 0) AS conflicts,
+                    COALESCE(SUM(deleted = 0 AND type NOT IN (\(known))), 0) AS newerKind FROM record
+                """)!
+        return RecordCounts(records: row["records"], deleted: row["deleted"], conflicts: row["conflicts"], newerKind: row["newerKind"])
     }
 }
 

@@ -12,6 +12,11 @@ enum Output {
         FileHandle.standardError.write(Data("\(message)\n".utf8))
     }
 
+    /// What a person is told of records of a type this version cannot show, or nil if there are none.
+    static func newerKindNote(_ count: Int) -> String? {
+        count == 0 ? nil : "\(count) record\(count == 1 ? "" : "s") of a newer kind: upgrade syncctl to see \(count == 1 ? "it" : "them")"
+    }
+
     /// Prints rows under a header, each column as wide as its widest cell.
     static func table(_ header: [String], _ rows: [[String]]) {
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }

@@ -31,6 +31,7 @@ struct Pull: AsyncParsableCommand {
         } else {
             if result.serverWasRestored { print("The server was restored from a backup: this device sent it everything it had made again.") }
             print(result.received == 0 ? "Up to date." : "Pulled \(result.received) new change(s).")
+            if let note = Output.newerKindNote(try global.device().status().newerKind) { Output.note(note) }
         }
     }
 }
@@ -51,6 +52,7 @@ struct Sync: AsyncParsableCommand {
         } else {
             if result.pull.serverWasRestored { print("The server was restored from a backup: this device sent it everything it had made again.") }
             print("Pushed \(result.push.sent) change(s), pulled \(result.pull.received) new change(s).")
+            if let note = Output.newerKindNote(try global.device().status().newerKind) { Output.note(note) }
         }
     }
 }
@@ -71,7 +73,7 @@ struct Status: ParsableCommand {
                     ("device", .optional(identity.device.canonical)), ("device_name", .optional(identity.deviceName)),
                     ("role", .optional(identity.role.rawValue)), ("server", .optional(identity.server)), ("pending", .int(Int64(status.pending))),
                     ("records", .int(Int64(status.records))), ("deleted", .int(Int64(status.deleted))), ("conflicts", .int(Int64(status.conflicts))),
-                    ("epoch", .optional(status.epoch)), ("cursor", .int(status.cursor)), ("last_push_at", Output.iso(status.lastPushAt)),
+                    ("newer_kind", .int(Int64(status.newerKind))), ("epoch", .optional(status.epoch)), ("cursor", .int(status.cursor)), ("last_push_at", Output.iso(status.lastPushAt)),
                     ("last_pull_at", Output.iso(status.lastPullAt)),
                 ]))
             return
@@ -81,6 +83,7 @@ struct Status: ParsableCommand {
         print("Device:    \(identity.deviceName) (\(identity.role.rawValue), \(identity.device.canonical))")
         print("Pending:   \(status.pending) change(s) not pushed yet")
         print("Records:   \(status.records - status.deleted) (\(status.deleted) deleted), \(status.conflicts) open conflict(s)")
+        if let note = Output.newerKindNote(status.newerKind) { print("           \(note)") }
         print("Last push: \(Output.local(status.lastPushAt))")
         print("Last pull: \(Output.local(status.lastPullAt))")
     }

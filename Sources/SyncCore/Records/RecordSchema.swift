@@ -1,23 +1,5 @@
 import Foundation
 
-/// The two kinds of diary record. A record's type is fixed when it is created and never changes.
-public enum RecordType: String, Sendable, CaseIterable, Hashable, Codable {
-    case flare
-    case treatment
-
-    /// The fields a record of this type may carry, in display order.
-    public var fields: [FieldRule] {
-        switch self {
-        case .flare: RecordSchema.flareFields
-        case .treatment: RecordSchema.treatmentFields
-        }
-    }
-
-    public func rule(for field: String) -> FieldRule? {
-        fields.first { $0.name == field }
-    }
-}
-
 /// What a field holds and which values it accepts.
 public enum FieldKind: Sendable, Equatable {
     /// A calendar date, `YYYY-MM-DD`.
@@ -39,6 +21,8 @@ public enum FieldKind: Sendable, Equatable {
     case recordID
     /// A treatment's dose and unit, which merge as one value: `{"dose": "250", "unit": "mg"}`.
     case dosage
+    /// A lab result's value and unit, which merge as one value: `{"unit": "mg/L", "value": "12.5"}`.
+    case labResult
 }
 
 /// One field of a record type: its wire name, what it accepts and whether a record must have it.
@@ -72,7 +56,7 @@ public struct ValidationError: Error, Equatable, Sendable, CustomStringConvertib
     public var description: String { "\(record): \(field) \(rule)" }
 }
 
-/// The rules of SPEC section 2, written once for client and server.
+/// The record rules of docs/PROTOCOL.md, written once for client and server.
 public enum RecordSchema {
     /// Deletion is a field like any other: a tombstone that syncs, and that `false` restores.
     public static let deleted = FieldRule("deleted", .boolean)
@@ -105,6 +89,68 @@ public enum RecordSchema {
         deleted,
     ]
 
+    /// Where a check-in's school day went.
+    public static let schoolMissed = ["none", "part", "whole"]
+    public static let imagingModalities = ["mri", "whole-body-mri", "xray", "bone-scan", "ct", "ultrasound"]
+
+    /// The lab tests a CRMO diary follows, and the units each may be written in (`other` takes any unit).
+    public static let labUnits: KeyValuePairs<String, [String]> = [
+        "crp": ["mg/L", "mg/dL"], "esr": ["mm/h"], "wbc": ["10^9/L"], "ferritin": ["ng/mL", "ug/L"], "hb": ["g/dL", "g/L"],
+        "platelets": ["10^9/L"], "ana": ["titer"], "rf": ["IU/mL"], "alp": ["U/L"], "other": [],
+    ]
+    public static let labTests = labUnits.map(\.key)
+    /// The units a test may be written in, or nil where any unit goes (`other`).
+    public static func units(ofTest test: String) -> [String]? {
+        labUnits.first { $0.key == test }.flatMap { $0.value.isEmpty ? nil : $0.value }
+    }
+    public static let unitLimit = 20
+
+    static func decimalRange(_ low: String, _ high: String) -> FieldKind {
+        .decimal(DecimalText(canonical: low)!...DecimalText(canonical: high)!)
+    }
+
+    static let checkinFields: [FieldRule] = [
+        FieldRule("date", .date, required: true),
+        FieldRule("pain", .integer(0...10), required: true),
+        FieldRule("wellbeing", .integer(0...10)),
+        FieldRule("sites", .siteList),
+        FieldRule("limp", .boolean),
+        FieldRule("school_missed", .choice(schoolMissed)),
+        FieldRule("sleep_disturbed", .boolean),
+        notes,
+        deleted,
+    ]
+
+    static let labFields: [FieldRule] = [
+        FieldRule("taken", .dateOrDateTime, required: true),
+        FieldRule("test", .choice(labTests), required: true),
+        FieldRule("name", .text(maxLength: nameLimit, multiline: false)),
+        FieldRule("result", .labResult, required: true),
+        FieldRule("ref_low", decimalRange("0", "9999999.9999")),
+        FieldRule("ref_high", decimalRange("0", "9999999.9999")),
+        notes,
+        deleted,
+    ]
+
+    static let imagingFields: [FieldRule] = [
+        FieldRule("date", .date, required: true),
+        FieldRule("modality", .choice(imagingModalities), required: true),
+        FieldRule("sites", .siteList),
+        FieldRule("active_lesions", .integer(0...99)),
+        FieldRule("findings", .text(maxLength: notesLimit, multiline: true)),
+        notes,
+        deleted,
+    ]
+
+    /// Heights and weights a child (or a grown one still followed) can have.
+    static let growthFields: [FieldRule] = [
+        FieldRule("date", .date, required: true),
+        FieldRule("height_cm", decimalRange("30", "230")),
+        FieldRule("weight_kg", decimalRange("1", "250")),
+        notes,
+        deleted,
+    ]
+
     static let treatmentFields: [FieldRule] = [
         FieldRule("kind", .choice(treatmentKinds), required: true),
         FieldRule("name", .text(maxLength: nameLimit, multiline: false), required: true),
@@ -123,6 +169,10 @@ public enum RecordSchema {
         guard !fields.isEmpty else {
             throw ValidationError(record: record, field: "fields", rule: "must set at least one field")
         }
+        guard type.isKnown else {
+            try validateUnknownType(type, fields: fields, record: record)
+            return
+        }
         func check(_ name: String, _ value: JSONValue) throws(ValidationError) {
             guard let rule = type.rule(for: name) else {
                 throw ValidationError(
@@ -137,6 +187,63 @@ public enum RecordSchema {
         for (name, value) in fields where (try? check(name, value)) == nil {
             for name in fields.keys.sorted() { try check(name, fields[name]!) }
         }
+        if let problem = recordProblems(type: type, fields: fields, wholeRecord: false).first {
+            throw ValidationError(record: record, field: problem.field, rule: problem.rule)
+        }
+    }
+
+    /// A record of a type this version does not know: its field names well formed and `deleted`, which
+    /// every version understands, a boolean. Its values are kept as they came, for the version that knows them.
+    private static func validateUnknownType(_ type: RecordType, fields: [String: JSONValue], record: String) throws(ValidationError) {
+        for name in fields.keys.sorted() {
+            guard RecordType.isWellFormed(name, maxLength: 64, allowing: UInt8(ascii: "_")) else {
+                throw ValidationError(
+                    record: record, field: name, rule: "is not a field name (1 to 64 of a-z, 0-9 and _, starting with a letter)")
+            }
+        }
+        if let value = fields[deleted.name] { try validate(value, against: deleted, record: record) }
+    }
+
+    /// A rule between fields of one record that one edit broke: refused when an edit breaks it, shown
+    /// as a warning when a merge of edits made apart does.
+    public struct RecordProblem: Equatable, Sendable {
+        public let field: String
+        public let rule: String
+    }
+
+    /// The rules between fields of a record. With `wholeRecord` false only those whose fields are all
+    /// present are checked, as for one change, which may set any subset of fields.
+    public static func recordProblems(type: RecordType, fields: [String: JSONValue], wholeRecord: Bool) -> [RecordProblem] {
+        var problems: [RecordProblem] = []
+        func present(_ name: String) -> JSONValue? { fields[name].flatMap { $0.isNull ? nil : $0 } }
+        switch type {
+        case .lab:
+            let test = present("test")?.stringValue
+            if let test, let unit = present("result")?.objectValue?["unit"]?.stringValue, let units = units(ofTest: test),
+                !units.contains(unit)
+            {
+                problems.append(RecordProblem(field: "result", rule: "unit must be \(listed(units)) for \(test) (got \"\(unit)\")"))
+            }
+            if wholeRecord, test == "other", present("name") == nil {
+                problems.append(RecordProblem(field: "name", rule: "is required when test is other: say which test it was"))
+            }
+            if let low = present("ref_low")?.stringValue.flatMap(DecimalText.init(canonical:)),
+                let high = present("ref_high")?.stringValue.flatMap(DecimalText.init(canonical:)), high < low
+            {
+                problems.append(RecordProblem(field: "ref_high", rule: "must not be below ref_low (\(high) < \(low))"))
+            }
+        case .growth:
+            if wholeRecord, present("height_cm") == nil, present("weight_kg") == nil {
+                problems.append(RecordProblem(field: "height_cm", rule: "or weight_kg is required: a growth record holds at least one of them"))
+            }
+        default:
+            break
+        }
+        return problems
+    }
+
+    private static func listed(_ options: [String]) -> String {
+        options.count == 1 ? options[0] : options.dropLast().joined(separator: ", ") + " or " + options.last!
     }
 
     /// Checks the fields of a record being created: as `validateChange`, and every required field present.
@@ -145,6 +252,33 @@ public enum RecordSchema {
             throw ValidationError(record: record, field: rule.name, rule: "is required")
         }
         try validateChange(type: type, fields: fields, record: record)
+        if let problem = recordProblems(type: type, fields: fields, wholeRecord: true).first {
+            throw ValidationError(record: record, field: problem.field, rule: problem.rule)
+        }
+    }
+
+    /// Checks an edit of an existing record against the rules between its fields: refuses a problem the
+    /// edit makes, not one the record already had (which a merge may have made).
+    public static func validateEdit(
+        type: RecordType, current: [String: JSONValue], fields: [String: JSONValue], record: String
+    ) throws(ValidationError) {
+        let before = recordProblems(type: type, fields: current, wholeRecord: true)
+        let after = recordProblems(type: type, fields: current.merging(fields) { $1 }, wholeRecord: true)
+        if let problem = after.first(where: { !before.contains($0) }) {
+            throw ValidationError(record: record, field: problem.field, rule: problem.rule)
+        }
+    }
+
+    /// A check-in's `date` must be the one its id is derived from (`CheckinID`), so that a day has one check-in.
+    public static func validateRecordID(type: RecordType, record: UUID, diary: UUID, fields: [String: JSONValue], label: String)
+        throws(ValidationError)
+    {
+        guard type == .checkin, let date = fields["date"]?.stringValue, CalendarText.isDate(date),
+            record != CheckinID.record(diary: diary, date: date)
+        else { return }
+        throw ValidationError(
+            record: label, field: "date",
+            rule: "must be the day this check-in's id is derived from: a day has one check-in, whose id is CheckinID(diary, date) (got \(date))")
     }
 
     /// Cross-field oddities that a field-by-field merge can produce. They are shown, never refused:
@@ -159,6 +293,7 @@ public enum RecordSchema {
         {
             warnings.append("ended (\(ended)) is before started (\(started))")
         }
+        warnings += recordProblems(type: type, fields: fields, wholeRecord: true).map { "\($0.field) \($0.rule)" }
         return warnings
     }
 
@@ -231,6 +366,26 @@ public enum RecordSchema {
             }
         case .dosage:
             try validateDosage(value, refuse: refuse)
+        case .labResult:
+            try validateLabResult(value, refuse: refuse)
+        }
+    }
+
+    private static func validateLabResult(_ value: JSONValue, refuse: (String) -> ValidationError) throws(ValidationError) {
+        guard let members = value.objectValue else { throw refuse("must be an object with value and unit (got \(value.typeName))") }
+        if let extra = members.keys.sorted().first(where: { $0 != "value" && $0 != "unit" }) {
+            throw refuse("has an unknown member \"\(extra)\" (only value and unit)")
+        }
+        guard let text = members["value"]?.stringValue else { throw refuse("needs a value, written as text such as \"12.5\"") }
+        guard DecimalText(canonical: text) != nil else {
+            throw refuse("value must be a decimal number such as \"12.5\" with at most \(DecimalText.maxFractionDigits) decimals (got \"\(text)\")")
+        }
+        guard let unit = members["unit"]?.stringValue else { throw refuse("needs a unit, such as mg/L") }
+        let unitRule = FieldRule("unit", .text(maxLength: unitLimit, multiline: false), required: true)
+        do {
+            try validate(.string(unit), against: unitRule, record: "")
+        } catch {
+            throw refuse("unit \(error.rule)")
         }
     }
 
