@@ -70,8 +70,13 @@ public struct FieldRegister: Hashable, Sendable {
         return winnerChanged
     }
 
-    /// The values last-writer-wins overrode that nobody has seen and edited over yet.
-    public var overridden: [FieldEntry] { heads.filter { !$0.isSameWrite(as: winner) } }
+    /// The values last-writer-wins overrode that nobody has seen and edited over yet. A concurrent write
+    /// of the winner's own value (two parents creating the day's check-in) overrode nothing.
+    public var overridden: [FieldEntry] { heads.filter(isOverridden) }
+
+    func isOverridden(_ head: FieldEntry) -> Bool {
+        !head.isSameWrite(as: winner) && head.value != winner.value
+    }
 
     /// What a new local edit of this field must list as `seen`: every value its author is shown.
     public var stampsToSee: [Stamp] { heads.map(\.stamp) }

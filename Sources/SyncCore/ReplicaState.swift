@@ -58,7 +58,7 @@ public struct RecordState: Hashable, Sendable {
 
     /// How many open conflicts the record has (`conflicts.count`, without building them).
     public var conflictCount: Int {
-        registers.values.reduce(0) { count, register in count + register.heads.count { !$0.isSameWrite(as: register.winner) } }
+        registers.values.reduce(0) { count, register in count + register.heads.count(where: register.isOverridden) }
     }
 
     /// The stamps a new edit of `field` must list as seen.
