@@ -78,10 +78,15 @@ import Testing
             #expect(help.status == 0, "\(name) --help: \(help)")
             let examples = Self.examples(inHelp: help.stdout)
             #expect(!examples.isEmpty, "\(name) --help shows no \"Examples:\":\n\(help.stdout)")
+            // A parent's default subcommand runs without its name (`syncctl checkin --pain 2`).
+            let parentHelp = path.count > 1 ? try await Self.syncctl(Array(path.dropLast()) + ["--help"], home: home).stdout : ""
+            let isDefault = parentHelp.contains("\(path.last ?? "") (default)")
             for example in examples {
+                let words = Self.shellWords(example)
+                let named = Array(words.prefix(path.count + 1)) == ["syncctl"] + path
+                let defaulted = isDefault && Array(words.prefix(path.count)) == ["syncctl"] + path.dropLast()
                 #expect(
-                    Array(Self.shellWords(example).prefix(path.count + 1)) == ["syncctl"] + path,
-                    "an example in \(name) --help is not an invocation of \(name) (a line too long wraps): \(example)")
+                    named || defaulted, "an example in \(name) --help is not an invocation of \(name) (a line too long wraps): \(example)")
             }
         }
     }

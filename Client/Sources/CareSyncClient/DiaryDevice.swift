@@ -61,6 +61,26 @@ public final class DiaryDevice: Sendable {
         return id
     }
 
+    /// Records the check-in of `fields["date"]`: the day's one record, created here, or updated (and
+    /// restored, if it was deleted) when this device already holds it. Two devices that check in on the
+    /// same day before syncing both create it; their fields then merge as any concurrent edits do.
+    /// - Returns: the day's record id, and whether this call created it.
+    @discardableResult
+    public func checkIn(_ fields: [String: JSONValue]) throws(ClientError) -> (id: UUID, created: Bool) {
+        guard let date = fields["date"]?.stringValue, CalendarText.isDate(date) else {
+            let given = fields["date"].map(\.canonicalString) ?? "none"
+            throw .invalid("new checkin: date must be a date written YYYY-MM-DD, today or yesterday (got \(given))")
+        }
+        let id = CheckinID.record(diary: identity.diary, date: date)
+        guard let existing = try record(id) else { return (try add(.checkin, fields: fields, id: id), true) }
+        var changes = fields
+        changes["date"] = nil
+        if existing.isDeleted { changes[RecordSchema.deleted.name] = false }
+        guard !changes.isEmpty else { throw .invalid("checkin of \(date): give at least one field to record (see --help)") }
+        try update(id, fields: changes)
+        return (id, false)
+    }
+
     /// Sets (or, with null, clears) fields of a record.
     public func update(_ id: UUID, fields: [String: JSONValue]) throws(ClientError) {
         try replica.edit([EditRequest(target: .existing(id), fields: fields)], by: identity, key: key)
@@ -97,7 +117,8 @@ public final class DiaryDevice: Sendable {
         let times = try replica.read { db in try SyncTimes.fetch(db) }
         return DeviceStatus(
             identity: identity, pending: try replica.outboxCount(), records: counts.records, deleted: counts.deleted,
-            conflicts: counts.conflicts, newerKind: counts.newerKind, epoch: position.epoch, cursor: position.cursor, lastPushAt: times.push, lastPullAt: times.pull)
+            conflicts: counts.conflicts, newerKind: counts.newerKind, epoch: position.epoch, cursor: position.cursor, lastPushAt: times.push,
+            lastPullAt: times.pull)
     }
 }
 

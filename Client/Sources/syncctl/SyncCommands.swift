@@ -73,7 +73,8 @@ struct Status: ParsableCommand {
                     ("device", .optional(identity.device.canonical)), ("device_name", .optional(identity.deviceName)),
                     ("role", .optional(identity.role.rawValue)), ("server", .optional(identity.server)), ("pending", .int(Int64(status.pending))),
                     ("records", .int(Int64(status.records))), ("deleted", .int(Int64(status.deleted))), ("conflicts", .int(Int64(status.conflicts))),
-                    ("newer_kind", .int(Int64(status.newerKind))), ("epoch", .optional(status.epoch)), ("cursor", .int(status.cursor)), ("last_push_at", Output.iso(status.lastPushAt)),
+                    ("newer_kind", .int(Int64(status.newerKind))), ("epoch", .optional(status.epoch)), ("cursor", .int(status.cursor)),
+                    ("last_push_at", Output.iso(status.lastPushAt)),
                     ("last_pull_at", Output.iso(status.lastPullAt)),
                 ]))
             return

@@ -6,16 +6,19 @@ import Foundation
 struct Syncctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "syncctl",
-        abstract: "Keep a CareSync diary of CRMO flares and treatments on this machine, and sync it with the family's server.",
+        abstract:
+            "Keep a CareSync diary of CRMO on this machine (daily check-ins, flares, treatments, labs, imaging, growth), and sync it with the family's server.",
         discussion: [
             "Exit codes: 0 success, 1 error, 2 usage error, 3 server unreachable (queued changes are kept), 4 authentication or permission refused.",
             helpExamples(
                 "syncctl join http://192.168.1.20:8080 k7qp-3m2x-wd4f-ha6t-r2nc-y5ue-gb3j-q7xm",
+                "syncctl checkin --pain 2 --wellbeing 1",
                 "syncctl flare add --started 2026-11-20 --site tibia-left --pain 6 --swelling",
                 "syncctl sync"),
         ].joined(separator: "\n\n"),
         subcommands: [
-            Join.self, FlareCommand.self, TreatmentCommand.self, Push.self, Pull.self, Sync.self, Status.self, Log.self,
+            Join.self, CheckinCommand.self, FlareCommand.self, TreatmentCommand.self, LabCommand.self, ImagingCommand.self, GrowthCommand.self,
+            Push.self, Pull.self, Sync.self, Status.self, Log.self,
             Conflicts.self, Invite.self, Devices.self, Revoke.self, Import.self, Export.self, Report.self,
         ])
 
@@ -49,6 +52,10 @@ struct Syncctl: AsyncParsableCommand {
 /// SyncctlHelpTests runs. Help is wrapped to the terminal, or to 80 columns when it is not one, so an
 /// invocation longer than that goes on, after " \", on the next line: it can still be pasted whole.
 func helpExamples(_ invocations: String...) -> String {
+    helpExamples(invocations)
+}
+
+func helpExamples(_ invocations: [String]) -> String {
     "Examples:\n" + invocations.map(continuedLines).joined(separator: "\n")
 }
 

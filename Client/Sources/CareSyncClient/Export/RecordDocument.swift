@@ -21,6 +21,11 @@ public enum RecordDocument {
         }
     }
 
+    /// The document names of the amount and unit that merge as one wire field, for a treatment or a lab.
+    public static func pairedFields(_ type: RecordType) -> (amount: String, unit: String)? {
+        pair(type).map { ($0.amount, "unit") }
+    }
+
     /// The fields a person sets for a record type, in display order.
     public static func fieldNames(_ type: RecordType) -> [String] {
         let pair = pair(type)
@@ -62,7 +67,8 @@ public enum RecordDocument {
         ]
         for field in fieldNames(of: record) {
             guard let value = value(field, of: record) else { continue }
-            members.append((field, isDecimal(field, of: record.type) ? value.stringValue.map(JSONDocument.number) ?? JSONDocument(value) : JSONDocument(value)))
+            let decimal = isDecimal(field, of: record.type) ? value.stringValue.map(JSONDocument.number) : nil
+            members.append((field, decimal ?? JSONDocument(value)))
         }
         return .object(members)
     }

@@ -38,6 +38,9 @@ extension DiaryDevice {
             if let text = row.id {
                 guard let parsed = UUID(canonical: text.lowercased()) else { throw .invalid("\(row.label): id \(text) is not a record id") }
                 id = parsed
+            } else if row.type == .checkin, let date = row.fields["date"]?.stringValue {
+                // A day has one check-in, whose id is derived from the diary and the date.
+                id = CheckinID.record(diary: identity.diary, date: date)
             } else {
                 id = UUID.version7()
             }
