@@ -5,21 +5,30 @@ import SyncCore
 /// The diary as one FHIR R4 Bundle of type `collection`, the mapping of docs/FHIR.md: a Patient for the
 /// child, a Condition for CRMO (text only: no code we could confirm from a citable source), per flare an
 /// Observation of pain severity (LOINC 72514-3) and one of body temperature (LOINC 8310-5) where fever was
-/// recorded, per treatment a MedicationStatement or, for surgery and physiotherapy, a Procedure.
+/// recorded, per treatment a MedicationStatement or, for surgery and physiotherapy, a Procedure; per
+/// check-in, lab result, imaging study and growth measurement the resources of FHIRCheckins.swift,
+/// FHIRLabResults.swift, FHIRImaging.swift and FHIRGrowth.swift.
 ///
 /// Resource ids are derived from record ids, so exporting again gives the same ids and a receiving system
-/// updates rather than duplicates. Deleted records are left out.
+/// updates rather than duplicates. Deleted records are left out, and so are records of a type this
+/// version does not know: it cannot say what they mean.
 public enum FHIRExport {
     static let loinc = "http://loinc.org"
     static let ucum = "http://unitsofmeasure.org"
+    static let observationCategorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
     /// The body-site vocabulary of SPEC section 2, as a CareSync code system.
     public static let bodySiteSystem = "https://caresync.invalid/fhir/CodeSystem/body-site"
     static let crmoText = "Chronic recurrent multifocal osteomyelitis (CRMO), also called chronic nonbacterial osteomyelitis (CNO)"
 
     public static func bundle(records: [DiaryRecord], identity: DeviceIdentity, exportedAt: Date = Date()) -> JSONDocument {
         let live = records.filter { !$0.isDeleted }
-        let flares = live.filter { $0.type == .flare }.sorted { started($0) < started($1) }
-        let treatments = live.filter { $0.type == .treatment }.sorted { started($0) < started($1) }
+        func ofType(_ type: RecordType, by field: String) -> [DiaryRecord] {
+            live.filter { $0.type == type }.sorted {
+                ($0.values[field]?.stringValue ?? "", $0.id.canonical) < ($1.values[field]?.stringValue ?? "", $1.id.canonical)
+            }
+        }
+        let flares = ofType(.flare, by: "started")
+        let treatments = ofType(.treatment, by: "started")
         let patientID = identity.diary.canonical
         let patient: JSONDocument = .object([("reference", .string("urn:uuid:\(patientID)"))])
         var entries: [JSONDocument] = [
@@ -52,6 +61,10 @@ public enum FHIRExport {
         for treatment in treatments {
             entries.append(entry(treatment.id.canonical, treatmentResource(treatment, patient: patient, flares: flareIDs)))
         }
+        for checkin in ofType(.checkin, by: "date") { entries += checkinResources(checkin, patient: patient) }
+        for lab in ofType(.lab, by: "taken") { entries.append(entry(lab.id.canonical, labObservation(lab, patient: patient))) }
+        for imaging in ofType(.imaging, by: "date") { entries += imagingResources(imaging, patient: patient) }
+        for growth in ofType(.growth, by: "date") { entries += growthObservations(growth, patient: patient) }
         return .object([
             ("resourceType", .string("Bundle")), ("id", .string(derivedID(identity.diary, "bundle"))), ("type", .string("collection")),
             ("timestamp", .string(iso(exportedAt))), ("entry", .array(entries)),
@@ -67,41 +80,21 @@ public enum FHIRExport {
             ("effectiveDateTime", .string(started(flare))),
             ("valueInteger", .int(flare.values["pain"]?.intValue ?? 0)),
         ]
-        let sites = siteNames(flare)
-        if sites.count == 1 {
-            members.append(("bodySite", bodySite(sites[0])))
-        } else if !sites.isEmpty {
-            // Observation.bodySite holds one concept; several sites are named in text.
-            members.append(("bodySite", .object([("text", .string(sites.map(BodySiteText.label).joined(separator: "; ")))])))
-        }
+        // Observation.bodySite holds one concept; several sites are named in text.
+        if let site = bodySite(of: siteNames(flare)) { members.append(("bodySite", site)) }
         var notes: [String] = []
         let signs = ["swelling", "redness", "warmth", "limp"].filter { flare.values[$0]?.boolValue == true }
         if !signs.isEmpty { notes.append("Signs: \(signs.joined(separator: ", ")).") }
         if let ended = flare.values["ended"]?.stringValue { notes.append("Flare ended \(ended).") }
         if let text = flare.values["notes"]?.stringValue { notes.append(text) }
-        if !notes.isEmpty { members.append(("note", .array(notes.map { .object([("text", .string($0))]) }))) }
+        if !notes.isEmpty { members.append(("note", annotations(notes))) }
         return .object(members)
     }
 
     private static func temperatureObservation(_ flare: DiaryRecord, id: String, celsius: String, patient: JSONDocument) -> JSONDocument {
         .object([
             ("resourceType", .string("Observation")), ("id", .string(id)), ("status", .string("final")),
-            (
-                "category",
-                .array([
-                    .object([
-                        (
-                            "coding",
-                            .array([
-                                .object([
-                                    ("system", .string("http://terminology.hl7.org/CodeSystem/observation-category")),
-                                    ("code", .string("vital-signs")),
-                                ])
-                            ])
-                        )
-                    ])
-                ])
-            ),
+            ("category", observationCategory("vital-signs")),
             ("code", coded(loinc, "8310-5", text: "Body temperature")), ("subject", patient), ("effectiveDateTime", .string(started(flare))),
             ("valueQuantity", quantity(celsius, unit: "Cel", code: "Cel")),
             ("derivedFrom", .array([.object([("reference", .string("urn:uuid:\(flare.id.canonical)"))])])),
@@ -145,7 +138,7 @@ public enum FHIRExport {
         if !isProcedure, let dosage = dosage(values) { members.append(("dosage", .array([dosage]))) }
         var notes = ["Kind: \(kind)."]
         if let text = values["notes"]?.stringValue { notes.append(text) }
-        members.append(("note", .array(notes.map { .object([("text", .string($0))]) })))
+        members.append(("note", annotations(notes)))
         return .object(members)
     }
 
@@ -169,16 +162,43 @@ public enum FHIRExport {
 
     // MARK: Pieces
 
-    private static func entry(_ id: String, _ resource: JSONDocument) -> JSONDocument {
+    static func entry(_ id: String, _ resource: JSONDocument) -> JSONDocument {
         .object([("fullUrl", .string("urn:uuid:\(id)")), ("resource", resource)])
     }
 
-    private static func coded(_ system: String, _ code: String, text: String) -> JSONDocument {
+    static func coded(_ system: String, _ code: String, text: String) -> JSONDocument {
         .object([("coding", .array([.object([("system", .string(system)), ("code", .string(code))])])), ("text", .string(text))])
     }
 
-    private static func quantity(_ value: String, unit: String, code: String) -> JSONDocument {
+    /// A concept no code system we could confirm names: text only (docs/FHIR.md, "Codes").
+    static func textOnly(_ text: String) -> JSONDocument {
+        .object([("text", .string(text))])
+    }
+
+    static func quantity(_ value: String, unit: String, code: String) -> JSONDocument {
         .object([("value", .number(value)), ("unit", .string(unit)), ("system", .string(ucum)), ("code", .string(code))])
+    }
+
+    /// `Observation.category` from the FHIR observation-category code system (vital-signs, laboratory, imaging, …).
+    static func observationCategory(_ code: String) -> JSONDocument {
+        .array([.object([("coding", .array([.object([("system", .string(observationCategorySystem)), ("code", .string(code))])]))])])
+    }
+
+    static func annotations(_ notes: [String]) -> JSONDocument {
+        .array(notes.map { .object([("text", .string($0))]) })
+    }
+
+    static func reference(_ id: String) -> JSONDocument {
+        .object([("reference", .string("urn:uuid:\(id)"))])
+    }
+
+    /// `bodySite` for one concept: one site coded with its label; several named together in text.
+    static func bodySite(of sites: [String]) -> JSONDocument? {
+        switch sites.count {
+        case 0: nil
+        case 1: bodySite(sites[0])
+        default: .object([("text", .string(sites.map(BodySiteText.label).joined(separator: "; ")))])
+        }
     }
 
     /// UCUM codes of the dose units of SPEC section 2.
@@ -198,8 +218,8 @@ public enum FHIRExport {
         ])
     }
 
-    private static func siteNames(_ flare: DiaryRecord) -> [String] {
-        flare.values["sites"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    static func siteNames(_ record: DiaryRecord) -> [String] {
+        record.values["sites"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 
     private static func started(_ record: DiaryRecord) -> String { record.values["started"]?.stringValue ?? "" }
