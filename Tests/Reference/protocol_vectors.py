@@ -124,6 +124,25 @@ def check_values(text):
     return len(rows)
 
 
+def checkin_id(diary, date):
+    """Section 2, "Check-in ids": a version 8 UUID from SHA-256 of caresync-checkin:<diary>:<date>."""
+    raw = bytearray(hashlib.sha256(f"caresync-checkin:{diary}:{date}".encode("utf-8")).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def check_checkin_ids(text):
+    table = text.split("#### Check-in ids", 1)[1].split("\n**", 1)[0]
+    rows = re.findall(r"^\| `([0-9a-f-]{36})` \| `(\d{4}-\d{2}-\d{2})` \| `([0-9a-f-]{36})` \|", table, re.M)
+    if not rows:
+        sys.exit("expected the table of check-in ids")
+    for diary, date, record in rows:
+        assert checkin_id(diary, date) == record, f"check-in id of {diary} {date}: {checkin_id(diary, date)}, not {record}"
+    return len(rows)
+
+
 def generate():
     for index, (title, key, change) in enumerate(VECTORS, start=1):
         signed = dict(change, sig=sign(change, key))
@@ -154,7 +173,11 @@ def check(path):
         tampered = dict(unsigned, hlc=format(int(unsigned["hlc"], 16) + 1, "016x"))
         assert sign(tampered, key) != signature, f"vector {number}: tampering went unnoticed"
     values = check_values(text)
-    print(f"protocol vectors: {len(sections)} passed, 0 failed; values at the edges of the rules: {values} passed, 0 failed")
+    checkins = check_checkin_ids(text)
+    print(
+        f"protocol vectors: {len(sections)} passed, 0 failed; values at the edges of the rules: {values} passed, 0 failed; "
+        f"check-in ids: {checkins} passed, 0 failed"
+    )
 
 
 if __name__ == "__main__":

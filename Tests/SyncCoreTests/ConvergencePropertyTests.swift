@@ -117,6 +117,27 @@ struct ConvergencePropertyTests {
         outcome.deletions += reference.records.values.filter(\.isDeleted).count
     }
 
+    /// A new record of each type, and of a type this version does not know.
+    static let creations: [(type: RecordType, fields: [String: JSONValue])] = [
+        (.flare, ["started": "2024-11-24", "sites": ["tibia-left"], "pain": 4]),
+        (.treatment, ["kind": "nsaid", "name": "naproxen", "started": "2024-11-24"]),
+        (.checkin, ["pain": 2]),
+        (.lab, ["taken": "2024-11-24", "test": "crp", "result": ["value": "12.5", "unit": "mg/L"]]),
+        (.imaging, ["date": "2024-11-24", "modality": "mri"]),
+        (.growth, ["date": "2024-11-24", "height_cm": "132.5"]),
+        (RecordType(rawValue: "symptom-score")!, ["score": 3]),
+    ]
+
+    /// The fields each type's edits set, beside deletion and notes.
+    static let edits: [RecordType: [(String, [JSONValue])]] = [
+        .flare: [("pain", (0...10).map { .int($0) }), ("sites", [["femur-right"], ["tibia-left", "tibia-right"]]), ("fever_c", ["38.5", .null])],
+        .treatment: [("dosage", [["dose": "250", "unit": "mg"], ["dose": "5", "unit": "ml"], .null]), ("route", ["oral", "iv"])],
+        .checkin: [("pain", (0...10).map { .int($0) }), ("wellbeing", [0, 5, .null]), ("school_missed", ["none", "part", "whole"])],
+        .lab: [("result", [["value": "3", "unit": "mg/L"], ["value": "0.4", "unit": "mg/dL"]]), ("ref_high", ["5", .null])],
+        .imaging: [("active_lesions", [0, 2, 3]), ("findings", ["oedema of the left distal tibia", .null])],
+        .growth: [("height_cm", ["132.5", "133"]), ("weight_kg", ["28.4", .null])],
+    ]
+
     static func makeEdit(by device: inout Device, wall: Int64, random: inout SplitMix64) -> Change {
         let hlc = device.clock.tick(wallMillis: wall)
         let known = device.state.records.values.sorted { $0.id.canonical < $1.id.canonical }
@@ -124,12 +145,14 @@ struct ConvergencePropertyTests {
         let record: UUID
         let type: RecordType
         if known.isEmpty || Int.random(in: 0..<5, using: &random) == 0 {
-            record = UUID.version7(millis: UInt64(hlc.millis), using: &random)
-            type = Bool.random(using: &random) ? .flare : .treatment
-            fields =
-                type == .flare
-                ? ["started": "2024-11-24", "sites": ["tibia-left"], "pain": .int(Int64.random(in: 0...10, using: &random))]
-                : ["kind": "nsaid", "name": "naproxen", "started": "2024-11-24"]
+            let creation = creations.randomElement(using: &random)!
+            type = creation.type
+            // Check-ins of one of three days: devices create the same record (its id derived from the
+            // date) without having seen each other's.
+            let day = "2024-11-2\(Int.random(in: 4...6, using: &random))"
+            record =
+                type == .checkin ? CheckinID.record(diary: Fixture.diary, date: day) : UUID.version7(millis: UInt64(hlc.millis), using: &random)
+            fields = type == .checkin ? creation.fields.merging(["date": .string(day)]) { $1 } : creation.fields
         } else {
             let target = known.randomElement(using: &random)!
             record = target.id
@@ -138,13 +161,7 @@ struct ConvergencePropertyTests {
                 [
                     ("deleted", [true, false]),
                     ("notes", ["better today", "woke at night", .null]),
-                ]
-                + (type == .flare
-                    ? [
-                        ("pain", (0...10).map { .int($0) }), ("sites", [["femur-right"], ["tibia-left", "tibia-right"]]),
-                        ("fever_c", ["38.5", .null]),
-                    ]
-                    : [("dosage", [["dose": "250", "unit": "mg"], ["dose": "5", "unit": "ml"], .null]), ("route", ["oral", "iv"])])
+                ] + (edits[type] ?? [("score", [1, 2, ["nested": true]])])
             var edit: [String: JSONValue] = [:]
             for _ in 0..<Int.random(in: 1...2, using: &random) {
                 let (field, values) = choices.randomElement(using: &random)!

@@ -103,3 +103,22 @@ struct ProtocolVectorTests {
         }
     }
 }
+
+extension ProtocolVectorTests {
+    /// The rows of section 2's "Check-in ids" table: diary, date, record id.
+    static let checkinIDs: [[String]] = {
+        guard let table = document.components(separatedBy: "#### Check-in ids").dropFirst().first?.components(separatedBy: "\n**").first
+        else { return [] }
+        return table.split(separator: "\n").compactMap { line in
+            let cells = line.split(separator: "`").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            return cells.count == 3 ? cells : nil
+        }
+    }()
+
+    @Test func aCheckinIdIsDerivedFromTheDiaryAndTheDateAsTheDocumentSays() throws {
+        try #require(!Self.checkinIDs.isEmpty, "docs/PROTOCOL.md has no check-in id table")
+        for row in Self.checkinIDs {
+            #expect(CheckinID.record(diary: try #require(UUID(canonical: row[0])), date: row[1]).canonical == row[2])
+        }
+    }
+}

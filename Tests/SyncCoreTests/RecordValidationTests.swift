@@ -64,6 +64,39 @@ struct RecordValidationTests {
         Case(type: .treatment, field: "started", value: "2024-11-24T24:00:00Z", message: "started must be a date (YYYY-MM-DD) or a date and time"),
         Case(type: .treatment, field: "flare", value: "not-an-id", message: "flare must be a record id"),
         Case(type: .treatment, field: "deleted", value: "yes", message: "deleted must be true or false"),
+        Case(type: .checkin, field: "pain", value: 11, message: "pain must be a whole number from 0 to 10 (got 11)"),
+        Case(type: .checkin, field: "pain", value: .null, message: "pain is required and cannot be cleared"),
+        Case(type: .checkin, field: "wellbeing", value: -1, message: "wellbeing must be a whole number from 0 to 10 (got -1)"),
+        Case(type: .checkin, field: "wellbeing", value: 11, message: "wellbeing must be a whole number from 0 to 10 (got 11)"),
+        Case(type: .checkin, field: "date", value: "2026-11-20T08:00:00Z", message: "date must be a date written YYYY-MM-DD"),
+        Case(type: .checkin, field: "school_missed", value: "half", message: "school_missed must be one of none, part, whole (got \"half\")"),
+        Case(type: .checkin, field: "sleep_disturbed", value: "no", message: "sleep_disturbed must be true or false"),
+        Case(type: .checkin, field: "sites", value: ["tibia"], message: "sites has \"tibia\" needs a side"),
+        Case(type: .checkin, field: "fever_c", value: "38", message: "fever_c is not a field of a checkin"),
+        Case(type: .lab, field: "test", value: "glucose", message: "test must be one of crp, esr, wbc, ferritin, hb, platelets, ana, rf, alp, other"),
+        Case(type: .lab, field: "result", value: ["value": "12.5"], message: "result needs a unit, such as mg/L"),
+        Case(type: .lab, field: "result", value: ["unit": "mg/L"], message: "result needs a value"),
+        Case(type: .lab, field: "result", value: ["value": "-1", "unit": "mg/L"], message: "result value must be a decimal number"),
+        Case(type: .lab, field: "result", value: ["value": 12, "unit": "mg/L"], message: "result needs a value, written as text"),
+        Case(type: .lab, field: "result", value: ["value": "1", "unit": ""], message: "result unit must not be empty"),
+        Case(
+            type: .lab, field: "result", value: ["value": "1", "unit": .string(String(repeating: "u", count: 21))],
+            message: "result unit must be at most 20 characters (got 21)"),
+        Case(type: .lab, field: "result", value: ["value": "1", "unit": "mg/L", "flag": "H"], message: "result has an unknown member \"flag\""),
+        Case(type: .lab, field: "taken", value: "2026-11-20 08:00", message: "taken must be a date (YYYY-MM-DD) or a date and time"),
+        Case(type: .lab, field: "ref_low", value: "-0.5", message: "ref_low must be a decimal number written as text"),
+        Case(
+            type: .imaging, field: "modality", value: "pet", message: "modality must be one of mri, whole-body-mri, xray, bone-scan, ct, ultrasound"),
+        Case(type: .imaging, field: "active_lesions", value: 100, message: "active_lesions must be a whole number from 0 to 99 (got 100)"),
+        Case(type: .imaging, field: "active_lesions", value: -1, message: "active_lesions must be a whole number from 0 to 99 (got -1)"),
+        Case(
+            type: .imaging, field: "findings", value: .string(String(repeating: "f", count: 4_001)),
+            message: "findings must be at most 4000 characters (got 4001)"),
+        Case(type: .growth, field: "height_cm", value: "29.9", message: "height_cm must be from 30 to 230 (got 29.9)"),
+        Case(type: .growth, field: "height_cm", value: "230.1", message: "height_cm must be from 30 to 230 (got 230.1)"),
+        Case(type: .growth, field: "weight_kg", value: "0.9", message: "weight_kg must be from 1 to 250 (got 0.9)"),
+        Case(type: .growth, field: "weight_kg", value: "250.5", message: "weight_kg must be from 1 to 250 (got 250.5)"),
+        Case(type: .growth, field: "weight_kg", value: 28, message: "weight_kg must be a decimal number written as text"),
     ]
 
     @Test(arguments: refused)
@@ -93,6 +126,14 @@ struct RecordValidationTests {
         (.treatment, "started", "2024-11-24T08:30:00+01:00"), (.treatment, "ended", "2024-11-24T23:59:59-14:00"),
         (.treatment, "name", .string(String(repeating: "n", count: 200))),
         (.treatment, "flare", "0193a5c3-1d2e-7a40-9f00-2b7c4d5e6f70"),
+        (.checkin, "pain", 0), (.checkin, "pain", 10), (.checkin, "wellbeing", 0), (.checkin, "wellbeing", 10), (.checkin, "wellbeing", .null),
+        (.checkin, "school_missed", "whole"), (.checkin, "sleep_disturbed", true), (.checkin, "sites", ["clavicle-right"]),
+        (.lab, "result", ["value": "0", "unit": "mg/L"]), (.lab, "result", ["value": "9999999.9999", "unit": "ug/g"]),
+        (.lab, "result", ["value": "1", "unit": .string(String(repeating: "u", count: 20))]),
+        (.lab, "taken", "2026-11-20"), (.lab, "taken", "2026-11-20T08:00:00+01:00"), (.lab, "ref_low", "0"), (.lab, "ref_high", .null),
+        (.imaging, "active_lesions", 0), (.imaging, "active_lesions", 99), (.imaging, "modality", "whole-body-mri"),
+        (.growth, "height_cm", "30"), (.growth, "height_cm", "230"), (.growth, "weight_kg", "1"), (.growth, "weight_kg", "250"),
+        (.growth, "height_cm", "132.5"),
     ]
 
     @Test(arguments: accepted)
@@ -114,6 +155,69 @@ struct RecordValidationTests {
         try RecordSchema.validateNewRecord(type: .flare, fields: Fixture.flareFields, record: "new flare")
         try RecordSchema.validateNewRecord(
             type: .treatment, fields: ["kind": "biologic", "name": "adalimumab", "started": "2024-11-24"], record: "new treatment")
+    }
+
+    @Test func aLabsUnitMustFitItsTestAndItsRangeBeInOrder() {
+        let crp: [String: JSONValue] = ["taken": "2026-11-20", "test": "crp", "result": ["value": "12.5", "unit": "mm/h"]]
+        let error = #expect(throws: ValidationError.self) { try RecordSchema.validateChange(type: .lab, fields: crp, record: "new lab") }
+        #expect(error?.description == "new lab: result unit must be mg/L or mg/dL for crp (got \"mm/h\")")
+        // One change without the test cannot be checked; the merged record shows the mismatch as a warning.
+        #expect(throws: Never.self) {
+            try RecordSchema.validateChange(type: .lab, fields: ["result": ["value": "3", "unit": "mm/h"]], record: "lab 1")
+        }
+        #expect(RecordSchema.warnings(type: .lab, fields: crp) == ["result unit must be mg/L or mg/dL for crp (got \"mm/h\")"])
+        let range: [String: JSONValue] = ["ref_low": "5", "ref_high": "0.5"]
+        let reversed = #expect(throws: ValidationError.self) { try RecordSchema.validateChange(type: .lab, fields: range, record: "lab 1") }
+        #expect(reversed?.description == "lab 1: ref_high must not be below ref_low (0.5 < 5)")
+        let other: [String: JSONValue] = ["taken": "2026-11-20", "test": "other", "result": ["value": "40", "unit": "ug/g"]]
+        let unnamed = #expect(throws: ValidationError.self) { try RecordSchema.validateNewRecord(type: .lab, fields: other, record: "new lab") }
+        #expect(unnamed?.description == "new lab: name is required when test is other: say which test it was")
+        #expect(throws: Never.self) {
+            try RecordSchema.validateNewRecord(type: .lab, fields: other.merging(["name": "calprotectin"]) { $1 }, record: "new lab")
+        }
+    }
+
+    @Test func aGrowthRecordHoldsAHeightOrAWeight() throws {
+        let error = #expect(throws: ValidationError.self) {
+            try RecordSchema.validateNewRecord(type: .growth, fields: ["date": "2026-11-20"], record: "new growth")
+        }
+        #expect(error?.description == "new growth: height_cm or weight_kg is required: a growth record holds at least one of them")
+        try RecordSchema.validateNewRecord(type: .growth, fields: ["date": "2026-11-20", "weight_kg": "28.4"], record: "new growth")
+        // Clearing the one it holds is refused as an edit, but a record that has lost it in a merge is only a warning.
+        let cleared = #expect(throws: ValidationError.self) {
+            try RecordSchema.validateEdit(
+                type: .growth, current: ["date": "2026-11-20", "weight_kg": "28.4"], fields: ["weight_kg": .null], record: "growth 1")
+        }
+        #expect(cleared?.field == "height_cm")
+        try RecordSchema.validateEdit(type: .growth, current: ["date": "2026-11-20"], fields: ["notes": "after the clinic"], record: "growth 1")
+    }
+
+    @Test func aCheckinsDateMustBeTheOneItsIdIsDerivedFrom() throws {
+        let diary = Fixture.diary
+        let day = CheckinID.record(diary: diary, date: "2026-11-20")
+        #expect(day == CheckinID.record(diary: diary, date: "2026-11-20"), "the same day of the same diary is the same record")
+        #expect(day != CheckinID.record(diary: diary, date: "2026-11-21"))
+        #expect(day != CheckinID.record(diary: UUID(canonical: "0193a5b0-0000-7000-8000-00000000000e")!, date: "2026-11-20"))
+        #expect(day.canonical.dropFirst(14).first == "8", "a version 8 UUID")
+        try RecordSchema.validateRecordID(type: .checkin, record: day, diary: diary, fields: ["date": "2026-11-20", "pain": 3], label: "c")
+        let error = #expect(throws: ValidationError.self) {
+            try RecordSchema.validateRecordID(type: .checkin, record: day, diary: diary, fields: ["date": "2026-11-21"], label: "checkin 1")
+        }
+        #expect(error?.field == "date")
+        try RecordSchema.validateRecordID(type: .checkin, record: day, diary: diary, fields: ["pain": 3], label: "c")
+    }
+
+    @Test func aRecordOfANewerKindIsCheckedForItsFormOnly() throws {
+        let newer = try #require(RecordType(rawValue: "symptom-score"))
+        #expect(!newer.isKnown)
+        try RecordSchema.validateNewRecord(type: newer, fields: ["score": 3, "detail": ["any": ["json", 1]]], record: "symptom-score 1")
+        let badName = #expect(throws: ValidationError.self) { try RecordSchema.validateChange(type: newer, fields: ["Score": 3], record: "r") }
+        #expect(badName?.field == "Score")
+        let badDeleted = #expect(throws: ValidationError.self) { try RecordSchema.validateChange(type: newer, fields: ["deleted": 1], record: "r") }
+        #expect(badDeleted?.description.contains("deleted must be true or false") == true)
+        for name in ["", "Flare", "9lives", "symptom score", String(repeating: "a", count: 33)] {
+            #expect(RecordType(rawValue: name) == nil, "\(name)")
+        }
     }
 
     @Test func aChangeSettingNothingIsRefused() {
