@@ -86,7 +86,9 @@ public enum RecordCSV {
                 case "id": row.id = cell
                 case "deleted": row.deleted = try boolean(cell, field: name, label: label)
                 case unknownFields:
-                    guard !type.isKnown else { throw .invalid("\(label): the fields column is for newer kinds of records; a \(type) has a column per field") }
+                    guard !type.isKnown else {
+                        throw .invalid("\(label): the fields column is for newer kinds of records; a \(type) has a column per field")
+                    }
                     guard let object = try? JSONValue(parsing: Array(cell.utf8)).objectValue else {
                         throw .invalid("\(label): fields must be a JSON object of the record's fields")
                     }
