@@ -133,6 +133,7 @@ let package = Package(
             name: "CareSyncServerTests",
             dependencies: [
                 "CareSyncServer",
+                "SQLiteSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SQLiteSupport
 import SyncCore
 import Testing
 
@@ -70,6 +71,48 @@ import Testing
         }
         #expect(fields["pain"] == CurrentFields.Entry(stamp: edited.change.stamp.text, change: edited.change.id.canonical))
         #expect(fields["sites"] == CurrentFields.Entry(stamp: created.change.stamp.text, change: created.change.id.canonical))
+    }
+
+    /// Version 8 loosens the record-type CHECK of the log and of the current state in place: the rows a
+    /// version-7 server kept stay as they were, a record of a newer kind can be stored, and a type that is
+    /// not a type name is still refused by the schema.
+    @Test func version8KeepsEveryRowAndStoresANewerKindButNoMalformedType() async throws {
+        let harness = try ServerHarness()
+        defer { harness.remove() }
+        let (path, queue) = try Self.database(
+            in: harness, upTo: "v7: request nonces and failed enrollments are kept in the database, and a row for the health check")
+        let diary = UUID.version7().canonical
+        let records = (0..<50).map { _ in UUID.version7().canonical }
+        @Sendable func insert(_ db: Database, id: String, type: String) throws {
+            try db.execute(sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, '{}')", arguments: [diary, id, type])
+        }
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO diary (id, name, createdAt) VALUES (?, 'Mia', ?)", arguments: [diary, Date()])
+            for (index, record) in records.enumerated() { try insert(db, id: record, type: index % 2 == 0 ? "flare" : "treatment") }
+        }
+        #expect(throws: DatabaseError.self, "version 7 knows two types") {
+            try queue.write { db in try insert(db, id: UUID.version7().canonical, type: "checkin") }
+        }
+        try queue.close()
+
+        let database = try ServerDatabase(path: path)
+        let newer = UUID.version7().canonical
+        try await database.pool.write { db in try insert(db, id: newer, type: "sleep-log") }
+        for malformed in ["Sleep", "sleep log", "9lives", "", String(repeating: "a", count: 33)] {
+            #expect(throws: DatabaseError.self, "\(malformed)") {
+                try database.pool.write { db in try insert(db, id: UUID.version7().canonical, type: malformed) }
+            }
+        }
+        let (kept, schemas) = try await database.pool.read { db in
+            (
+                try Row.fetchAll(db, sql: "SELECT id, type FROM record WHERE id != ?", arguments: [newer]).map {
+                    "\($0["id"] as String) \($0["type"] as String)"
+                },
+                try String.fetchAll(db, sql: "SELECT sql FROM sqlite_schema WHERE name IN ('change', 'record')")
+            )
+        }
+        #expect(Set(kept) == Set(records.enumerated().map { "\($1) \($0 % 2 == 0 ? "flare" : "treatment")" }))
+        #expect(schemas.count == 2 && schemas.allSatisfy { $0.contains(recordTypeCheck) && !$0.contains(listedRecordTypesCheck) }, "\(schemas)")
     }
 
     /// Versions 4 and 5 rewrite every record's current state, a page of rows at a time: more records

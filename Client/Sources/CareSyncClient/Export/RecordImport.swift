@@ -34,15 +34,15 @@ extension DiaryDevice {
         requests.reserveCapacity(rows.count)
         var ids: Set<UUID> = []
         for row in rows {
-            let id: UUID
+            var id = UUID.version7()
             if let text = row.id {
                 guard let parsed = UUID(canonical: text.lowercased()) else { throw .invalid("\(row.label): id \(text) is not a record id") }
                 id = parsed
-            } else if row.type == .checkin, let date = row.fields["date"]?.stringValue {
-                // A day has one check-in, whose id is derived from the diary and the date.
+            }
+            if row.type == .checkin, let date = row.fields["date"]?.stringValue, CalendarText.isDate(date) {
+                // A day has one check-in, whose id is derived from this diary and the date: one exported
+                // from another diary carries that diary's id, and takes this one's.
                 id = CheckinID.record(diary: identity.diary, date: date)
-            } else {
-                id = UUID.version7()
             }
             guard ids.insert(id).inserted else { throw .invalid("\(row.label): id \(id.canonical) appears twice in the file") }
             var fields = try prefixed(row.label) { () throws(ClientError) in try RecordDocument.wireFields(row.type, row.fields) }
