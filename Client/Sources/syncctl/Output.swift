@@ -66,8 +66,12 @@ enum Output {
         case .bool(let flag)?: flag ? "yes" : "no"
         case .array(let items)?: items.map { cell($0) }.joined(separator: ", ")
         case .object(let members)?:
-            // A dosage: "250 mg".
-            [members["dose"], members["unit"]].compactMap { $0.map { cell($0) } }.joined(separator: " ")
+            // An amount with its unit, a dosage or a lab result: "250 mg"; any other object as JSON.
+            if let amount = members["dose"] ?? members["value"], let unit = members["unit"] {
+                "\(cell(amount)) \(cell(unit))"
+            } else {
+                value?.canonicalString ?? ""
+            }
         }
     }
 
