@@ -1,10 +1,9 @@
 import Foundation
 import SyncCore
 
-/// The one-page report a clinician reads before a visit: one self-contained HTML file (inline CSS and
-/// SVG, nothing fetched) that prints on one A4 page. A timeline of the period with a band per flare
-/// (height and colour its pain, labelled with its sites) and a lane per treatment kind; how often each
-/// site flared; a summary; the open conflicts, so the reader knows what is uncertain.
+/// The report a clinician reads before a visit: one self-contained HTML file (inline CSS and SVG,
+/// nothing fetched) that prints on at most two A4 pages. This type holds the diary and every number
+/// the page shows; `html` (ReportPage.swift) draws them, and docs/REPORT.md says how each is computed.
 public struct DiaryReport: Sendable {
     public let diaryName: String
     /// Every record of the diary that is not deleted.
@@ -16,10 +15,15 @@ public struct DiaryReport: Sendable {
     public let from: CalendarDay
     public let to: CalendarDay
     public let today: CalendarDay
+    /// The day of the previous visit, if one was given: where `sinceVisit` starts.
+    public let previousVisit: CalendarDay?
+    /// Every check-in of the diary by day, not only the period's: a treatment's window before its start
+    /// may reach back before the period.
+    public let checkins: [Checkin]
 
     public init(
         diaryName: String, records: [DiaryRecord], conflicts: [OpenConflict], history: [HistoryEntry], lastSync: Date?, from: CalendarDay,
-        to: CalendarDay, today: CalendarDay
+        to: CalendarDay, today: CalendarDay, previousVisit: CalendarDay? = nil
     ) {
         self.diaryName = diaryName
         self.records = records.filter { !$0.isDeleted }
@@ -29,37 +33,51 @@ public struct DiaryReport: Sendable {
         self.from = from
         self.to = to
         self.today = today
+        self.previousVisit = previousVisit
+        self.checkins = self.records.compactMap(Checkin.init).sorted { $0.day < $1.day }
     }
 
-    // MARK: What the report says
+    /// The day "now" stands for on the page: today, or the period's last day if the period ended before today.
+    public var asOf: CalendarDay { min(to, today) }
 
-    /// A flare within the period: its days clipped to the period (an open flare lasts until today).
+    // MARK: Flares and treatments
+
+    /// A flare within the period: its days clipped to the period (an open flare lasts until `asOf`).
     public struct FlareSpan: Sendable {
         public let record: DiaryRecord
+        /// The day it started, as recorded (before the period if it began earlier).
+        public let started: CalendarDay
+        /// The day it ended, or nil while it goes on.
+        public let ended: CalendarDay?
         public let start: CalendarDay
         public let end: CalendarDay
         public let pain: Int
         public let sites: [String]
-        public let isOpen: Bool
+        public var isOpen: Bool { ended == nil }
     }
 
-    public var flaresInPeriod: [FlareSpan] {
+    /// Every flare of the diary, its days clipped to the period: one that does not overlap the period
+    /// ends up with `end` before `start`.
+    private var allFlares: [FlareSpan] {
         records.filter { $0.type == .flare }.compactMap { record -> FlareSpan? in
-            guard let start = CalendarDay(record.values["started"]?.stringValue ?? "") else { return nil }
-            let ended = record.values["ended"]?.stringValue.flatMap(CalendarDay.init)
-            let end = max(start, ended ?? max(start, min(today, to)))
-            guard start <= to, end >= from else { return nil }
+            guard let started = CalendarDay(record.values["started"]?.stringValue ?? "") else { return nil }
+            let ended = record.values["ended"]?.stringValue.flatMap { CalendarDay($0) }
+            let end = max(started, ended ?? max(started, asOf))
             return FlareSpan(
-                record: record, start: max(start, from), end: min(end, to), pain: Int(record.values["pain"]?.intValue ?? 0),
-                sites: record.values["sites"]?.arrayValue?.compactMap(\.stringValue) ?? [], isOpen: ended == nil)
-        }.sorted { $0.start < $1.start }
+                record: record, started: started, ended: ended, start: max(started, from), end: min(end, to),
+                pain: Int(record.values["pain"]?.intValue ?? 0), sites: record.values["sites"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        }.sorted { $0.started < $1.started }
     }
+
+    public var flaresInPeriod: [FlareSpan] { allFlares.filter { $0.start <= $0.end } }
 
     /// A treatment within the period: a course (start to end, or still going) or a single dose.
     public struct TreatmentSpan: Sendable {
         public let record: DiaryRecord
         public let kind: String
         public let name: String
+        /// The day it started, as recorded (before the period if it began earlier).
+        public let started: CalendarDay
         public let start: CalendarDay
         public let end: CalendarDay
         public let isSingleDose: Bool
@@ -69,14 +87,15 @@ public struct DiaryReport: Sendable {
     public var treatmentsInPeriod: [TreatmentSpan] {
         records.filter { $0.type == .treatment }.compactMap { record -> TreatmentSpan? in
             let startedText = record.values["started"]?.stringValue ?? ""
-            guard let start = CalendarDay(String(startedText.prefix(10))) else { return nil }
-            let ended = record.values["ended"]?.stringValue.flatMap { CalendarDay(String($0.prefix(10))) }
+            guard let start = CalendarDay(dayOf: startedText) else { return nil }
+            let ended = record.values["ended"]?.stringValue.flatMap { CalendarDay(dayOf: $0) }
             let isSingleDose = ended == nil && CalendarText.isDateTime(startedText)
-            let end = isSingleDose ? start : max(start, ended ?? max(start, min(today, to)))
+            let end = isSingleDose ? start : max(start, ended ?? max(start, asOf))
             guard start <= to, end >= from else { return nil }
             return TreatmentSpan(
                 record: record, kind: record.values["kind"]?.stringValue ?? "other", name: record.values["name"]?.stringValue ?? "",
-                start: max(start, from), end: min(end, to), isSingleDose: isSingleDose, isOpen: ended == nil && !isSingleDose)
+                started: start, start: max(start, from), end: min(end, to), isSingleDose: isSingleDose,
+                isOpen: ended == nil && !isSingleDose)
         }.sorted { $0.start < $1.start }
     }
 
@@ -103,19 +122,286 @@ public struct DiaryReport: Sendable {
     public var currentTreatments: [DiaryRecord] {
         records.filter { record in
             guard record.type == .treatment, let startedText = record.values["started"]?.stringValue,
-                let start = CalendarDay(String(startedText.prefix(10))), start <= today
+                let start = CalendarDay(dayOf: startedText), start <= today
             else { return false }
-            if let ended = record.values["ended"]?.stringValue { return CalendarDay(String(ended.prefix(10))).map { $0 >= today } ?? false }
+            if let ended = record.values["ended"]?.stringValue { return CalendarDay(dayOf: ended).map { $0 >= today } ?? false }
             return !CalendarText.isDateTime(startedText)
         }
     }
 
-    /// How many flares in the period touched each site, most first.
-    public var siteCounts: [(site: String, flares: Int)] {
-        var counts: [String: Int] = [:]
-        for flare in flaresInPeriod { for site in flare.sites { counts[site, default: 0] += 1 } }
-        return counts.map { ($0.key, $0.value) }.sorted { $0.flares != $1.flares ? $0.flares > $1.flares : $0.site < $1.site }
+    // MARK: Sites
+
+    /// One body site (and side) that flared in the period.
+    public struct SiteHistory: Sendable, Equatable {
+        public let site: String
+        /// Flares in the period that touched the site.
+        public let flares: Int
+        /// The day the first of them started, and the day the latest started.
+        public let first: CalendarDay
+        public let latest: CalendarDay
+        /// Whether a flare at the site is going on at `asOf`.
+        public let isActive: Bool
+        /// New: the site's first flare ever falls within the period and it has flared once. Otherwise
+        /// recurrent: it flared before the period, or more than once.
+        public let isNew: Bool
     }
+
+    /// Every site that flared in the period, most flares first.
+    public var siteHistory: [SiteHistory] {
+        let all = allFlares.filter { $0.started <= to }
+        let inPeriod = flaresInPeriod
+        let sites = Set(inPeriod.flatMap(\.sites))
+        return sites.map { site -> SiteHistory in
+            let here = inPeriod.filter { $0.sites.contains(site) }
+            let ever = all.filter { $0.sites.contains(site) }
+            return SiteHistory(
+                site: site, flares: here.count, first: here.map(\.started).min()!, latest: here.map(\.started).max()!,
+                isActive: ever.contains { $0.started <= asOf && ($0.ended ?? asOf) >= asOf },
+                isNew: ever.count == 1 && ever[0].started >= from)
+        }.sorted { $0.flares != $1.flares ? $0.flares > $1.flares : $0.site < $1.site }
+    }
+
+    // MARK: Check-ins
+
+    /// How the child was on one day, as a parent checked in.
+    public struct Checkin: Sendable {
+        public let record: DiaryRecord
+        public let day: CalendarDay
+        public let pain: Int
+        /// 0 very well, 10 very poor.
+        public let wellbeing: Int?
+        public let sites: [String]
+        /// `none`, `part` or `whole`; nil on a day the parent did not say (a weekend, a holiday).
+        public let schoolMissed: String?
+
+        init?(_ record: DiaryRecord) {
+            guard record.type == .checkin, let day = CalendarDay(record.values["date"]?.stringValue ?? ""),
+                let pain = record.values["pain"]?.intValue
+            else { return nil }
+            self.record = record
+            self.day = day
+            self.pain = Int(pain)
+            wellbeing = record.values["wellbeing"]?.intValue.map(Int.init)
+            sites = record.values["sites"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            schoolMissed = record.values["school_missed"]?.stringValue
+        }
+
+        /// School days missed: a whole day is 1, part of a day 0.5.
+        public var schoolDaysMissed: Double {
+            switch schoolMissed {
+            case "whole": 1
+            case "part": 0.5
+            default: 0
+            }
+        }
+    }
+
+    public var checkinsInPeriod: [Checkin] { checkins(from: from, to: to) }
+
+    func checkins(from first: CalendarDay, to last: CalendarDay) -> [Checkin] {
+        checkins.filter { $0.day >= first && $0.day <= last }
+    }
+
+    /// The mean of one daily value of the check-ins over a window of days, and how many check-ins it rests on.
+    public struct WindowMean: Sendable, Equatable {
+        public let first: CalendarDay
+        public let last: CalendarDay
+        public let count: Int
+        public let total: Int
+        public var mean: Double? { count == 0 ? nil : Double(total) / Double(count) }
+    }
+
+    func mean(from first: CalendarDay, to last: CalendarDay, of value: (Checkin) -> Int?) -> WindowMean {
+        let values = checkins(from: first, to: last).compactMap(value)
+        return WindowMean(first: first, last: last, count: values.count, total: values.reduce(0, +))
+    }
+
+    // MARK: Since the previous visit
+
+    /// Pain at or above this counts a day as a day with pain on the page.
+    public static let painDayThreshold = 4
+
+    /// What happened from the previous visit to `asOf`.
+    public struct SinceVisit: Sendable, Equatable {
+        public let first: CalendarDay
+        public let last: CalendarDay
+        /// Whether `first` is the previous visit given; if not, it is the period's start.
+        public let isPreviousVisit: Bool
+        /// Flares that started in the span.
+        public let flares: Int
+        /// Days whose check-in's pain was `painDayThreshold` or more.
+        public let daysWithPain: Int
+        /// School days missed, from the check-ins: a whole day 1, part of a day 0.5.
+        public let schoolDaysMissed: Double
+        public let checkinDays: Int
+        /// Days in the span, both ends included.
+        public var days: Int { max(0, Int(last.days(since: first)) + 1) }
+    }
+
+    public var sinceVisit: SinceVisit {
+        let first = previousVisit ?? from
+        let last = asOf
+        let days = checkins(from: first, to: last)
+        return SinceVisit(
+            first: first, last: last, isPreviousVisit: previousVisit != nil,
+            flares: allFlares.filter { $0.started >= first && $0.started <= last }.count,
+            daysWithPain: days.filter { $0.pain >= Self.painDayThreshold }.count, schoolDaysMissed: days.map(\.schoolDaysMissed).reduce(0, +),
+            checkinDays: days.count)
+    }
+
+    // MARK: Is it working?
+
+    /// The length of the windows before and after a treatment's start, in days.
+    public static let responseWindowDays: Int64 = 28
+    /// Days after the start left out before the window after it opens: the start's own flare is still
+    /// going on, and most CRMO treatments take a week or two to act.
+    public static let responseDelayDays: Int64 = 7
+    /// Fewer check-ins than this on either side and the page says there are too few to judge.
+    public static let minimumCheckins = 7
+
+    /// Mean daily pain in the 28 days before a treatment started and in days 8 to 35 after.
+    public struct TreatmentResponse: Sendable {
+        public let record: DiaryRecord
+        public let name: String
+        public let kind: String
+        public let started: CalendarDay
+        public let before: WindowMean
+        public let after: WindowMean
+        /// Whether the window after ends after `asOf`, so that more check-ins may still come.
+        public let afterIsOpen: Bool
+
+        /// Whether both means rest on at least `minimumCheckins` check-ins.
+        public var canJudge: Bool { before.count >= DiaryReport.minimumCheckins && after.count >= DiaryReport.minimumCheckins }
+
+        /// After minus before: below zero, less pain after.
+        public var change: Double? {
+            guard let before = before.mean, let after = after.mean else { return nil }
+            return after - before
+        }
+    }
+
+    /// A row for each treatment (course or single dose) started in the period, in order of start.
+    public var treatmentResponses: [TreatmentResponse] {
+        treatmentsInPeriod.filter { $0.started >= from }.map { treatment in
+            let start = treatment.started
+            let after = (start.adding(days: Self.responseDelayDays + 1), start.adding(days: Self.responseDelayDays + Self.responseWindowDays))
+            return TreatmentResponse(
+                record: treatment.record, name: treatment.name, kind: treatment.kind, started: start,
+                before: mean(from: start.adding(days: -Self.responseWindowDays), to: start.adding(days: -1)) { $0.pain },
+                after: mean(from: after.0, to: after.1) { $0.pain }, afterIsOpen: after.1 > asOf)
+        }
+    }
+
+    // MARK: CDAS
+
+    /// The days the prefilled patient pain and patient global average over, up to `asOf`.
+    public static let cdasDays: Int64 = 7
+
+    /// The parent-reported parts of the CDAS, from the diary; the clinician's parts are left to the visit.
+    public struct CDASPrefill: Sendable {
+        /// Mean check-in pain over the last `cdasDays` days.
+        public let pain: WindowMean
+        /// Mean wellbeing (the patient global: 0 very well, 10 very poor) over the same days.
+        public let wellbeing: WindowMean
+        /// The latest check-in within those days.
+        public let latestCheckin: Checkin?
+        /// Sites of the flares going on at `asOf`, then those of the latest check-in not among them.
+        public let openFlareSites: [String]
+        public let checkinSites: [String]
+        /// The latest imaging study up to `asOf` that counted active lesions.
+        public let imaging: ImagingStudy?
+
+        public var activeSites: [String] { openFlareSites + checkinSites }
+    }
+
+    public var cdas: CDASPrefill {
+        let first = asOf.adding(days: -(Self.cdasDays - 1))
+        let latest = checkins(from: first, to: asOf).last
+        var flareSites: [String] = []
+        for flare in allFlares where flare.started <= asOf && (flare.ended ?? asOf) >= asOf {
+            for site in flare.sites where !flareSites.contains(site) { flareSites.append(site) }
+        }
+        return CDASPrefill(
+            pain: mean(from: first, to: asOf) { $0.pain }, wellbeing: mean(from: first, to: asOf) { $0.wellbeing }, latestCheckin: latest,
+            openFlareSites: flareSites, checkinSites: (latest?.sites ?? []).filter { !flareSites.contains($0) },
+            imaging: allImaging.last { $0.day <= asOf && $0.activeLesions != nil })
+    }
+
+    // MARK: Labs, imaging, growth
+
+    /// One lab result, in the unit its chart uses.
+    public struct LabResult: Sendable {
+        public let record: DiaryRecord
+        public let day: CalendarDay
+        public let value: Double
+        public let unit: String
+        public let refLow: Double?
+        public let refHigh: Double?
+
+        public var isOutOfRange: Bool { refHigh.map { value > $0 } == true || refLow.map { value < $0 } == true }
+    }
+
+    /// The labs charted on the timeline, the unit of each chart, and how other units convert to it.
+    static let chartedLabs: [(test: String, label: String, unit: String, factors: [String: Double])] = [
+        ("crp", "CRP", "mg/L", ["mg/L": 1, "mg/dL": 10]), ("esr", "ESR", "mm/h", ["mm/h": 1]),
+    ]
+
+    /// The results of a test taken in the period, oldest first, converted to the chart's unit (results
+    /// in a unit it cannot convert are left out).
+    public func labResults(_ test: String) -> [LabResult] {
+        guard let chart = Self.chartedLabs.first(where: { $0.test == test }) else { return [] }
+        return records.filter { $0.type == .lab && $0.values["test"]?.stringValue == test }.compactMap { record -> LabResult? in
+            guard let day = CalendarDay(dayOf: record.values["taken"]?.stringValue ?? ""), day >= from, day <= to,
+                let result = record.values["result"]?.objectValue, let value = result["value"]?.stringValue.flatMap(Double.init),
+                let factor = chart.factors[result["unit"]?.stringValue ?? ""]
+            else { return nil }
+            func limit(_ name: String) -> Double? { record.values[name]?.stringValue.flatMap(Double.init).map { $0 * factor } }
+            return LabResult(record: record, day: day, value: value * factor, unit: chart.unit, refLow: limit("ref_low"), refHigh: limit("ref_high"))
+        }.sorted { $0.day < $1.day }
+    }
+
+    /// One imaging study.
+    public struct ImagingStudy: Sendable {
+        public let record: DiaryRecord
+        public let day: CalendarDay
+        public let modality: String
+        public let sites: [String]
+        public let activeLesions: Int?
+    }
+
+    private var allImaging: [ImagingStudy] {
+        records.filter { $0.type == .imaging }.compactMap { record -> ImagingStudy? in
+            guard let day = CalendarDay(record.values["date"]?.stringValue ?? "") else { return nil }
+            return ImagingStudy(
+                record: record, day: day, modality: record.values["modality"]?.stringValue ?? "",
+                sites: record.values["sites"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+                activeLesions: record.values["active_lesions"]?.intValue.map(Int.init))
+        }.sorted { $0.day < $1.day }
+    }
+
+    public var imagingInPeriod: [ImagingStudy] { allImaging.filter { $0.day >= from && $0.day <= to } }
+
+    /// One growth measurement: a height, a weight or both.
+    public struct GrowthMeasurement: Sendable {
+        public let record: DiaryRecord
+        public let day: CalendarDay
+        public let heightCm: Double?
+        public let weightKg: Double?
+    }
+
+    public var growthInPeriod: [GrowthMeasurement] {
+        records.filter { $0.type == .growth }.compactMap { record -> GrowthMeasurement? in
+            guard let day = CalendarDay(record.values["date"]?.stringValue ?? ""), day >= from, day <= to else { return nil }
+            return GrowthMeasurement(
+                record: record, day: day, heightCm: record.values["height_cm"]?.stringValue.flatMap(Double.init),
+                weightKg: record.values["weight_kg"]?.stringValue.flatMap(Double.init))
+        }.sorted { $0.day < $1.day }
+    }
+
+    // MARK: The rest
+
+    /// Records of a type this version does not know, which the page cannot show.
+    public var newerKindCount: Int { records.filter { !$0.type.isKnown }.count }
 
     /// Per device: records it created and changes it made, over the whole diary.
     public var contributors: [(author: Author, created: Int, changes: Int)] {
@@ -129,360 +415,25 @@ public struct DiaryReport: Sendable {
         for (_, first) in firstAuthor { created[first.1.id, default: 0] += 1 }
         return changes.values.map { ($0.0, created[$0.0.id] ?? 0, $0.1) }.sorted { $0.changes > $1.changes }
     }
-
-    // MARK: HTML
-
-    public var html: String {
-        let flares = flaresInPeriod
-        let treatments = treatmentsInPeriod
-        var body = header()
-        if records.isEmpty {
-            body += ##"<p class="empty" id="empty-diary">No flares or treatments have been recorded in this diary yet.</p>"##
-        } else {
-            body += summary(flares)
-            if flares.isEmpty && treatments.isEmpty {
-                body += ##"<p class="empty" id="empty-period">No flares or treatments between \##(from.text) and \##(to.text).</p>"##
-            } else {
-                body += "<section><h2>Timeline</h2>" + timeline(flares, treatments) + "</section>"
-            }
-            body += ##"<div class="columns">"## + sitesTable() + contributorsTable() + "</div>"
-            body += conflictsSection()
-        }
-        body += footer()
-        return """
-            <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8">
-            <title>\(escape(diaryName)) — CRMO diary report, \(from.text) to \(to.text)</title>
-            <style>\(Self.css)</style></head>
-            <body><main>\(body)</main></body></html>
-
-            """
-    }
-
-    static let css = """
-        @page { size: A4 portrait; margin: 12mm; }
-        * { box-sizing: border-box; }
-        body { margin: 0; font: 9.5pt/1.35 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #1d2430; }
-        main { width: 186mm; margin: 0 auto; }
-        h1 { font-size: 15pt; margin: 0 0 1mm; }
-        h2 { font-size: 10.5pt; margin: 4mm 0 1.5mm; color: #34415a; border-bottom: 0.3mm solid #d5dbe5; padding-bottom: 0.8mm; }
-        .sub { color: #5a6578; margin: 0; }
-        dl.figures { display: flex; gap: 3mm; margin: 3mm 0 1mm; }
-        dl.figures div { flex: 1; background: #f2f5f9; border-radius: 1.5mm; padding: 1.8mm 2.5mm; }
-        dt { font-size: 7.5pt; color: #5a6578; text-transform: uppercase; letter-spacing: 0.03em; }
-        dd { margin: 0; font-size: 15pt; font-weight: 600; }
-        .current { margin: 1.5mm 0 0; }
-        .columns { display: flex; gap: 6mm; }
-        .columns > section { flex: 1; }
-        table { border-collapse: collapse; width: 100%; font-size: 8.5pt; }
-        th, td { text-align: left; padding: 0.6mm 1.5mm; border-bottom: 0.2mm solid #e3e7ee; }
-        th { color: #5a6578; font-weight: 600; }
-        td.n { text-align: right; font-variant-numeric: tabular-nums; }
-        .bar { display: inline-block; height: 2.2mm; background: #c0504d; border-radius: 0.5mm; vertical-align: middle; }
-        .empty { background: #f2f5f9; border-radius: 1.5mm; padding: 4mm; font-size: 11pt; text-align: center; }
-        .conflict { margin: 0.8mm 0; }
-        .none { color: #5a6578; }
-        footer { margin-top: 4mm; font-size: 7.5pt; color: #7a8496; }
-        svg { display: block; width: 100%; height: auto; }
-        svg text { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
-        """
-
-    private func header() -> String {
-        """
-        <header><h1>\(escape(diaryName)) — CRMO flares and treatments</h1>
-        <p class="sub">\(from.text) to \(to.text) · printed \(today.text) · last synced \(lastSync.map(Self.minute) ?? "never")</p></header>
-        """
-    }
-
-    private func summary(_ flares: [FlareSpan]) -> String {
-        let figures: [(String, String, String)] = [
-            ("flare-count", "Flares", String(flares.count)), ("days-in-flare", "Days in flare", String(daysInFlare)),
-            ("median-pain", "Median pain", medianPain.map { "\($0)/10" } ?? "–"), ("worst-pain", "Worst pain", worstPain.map { "\($0)/10" } ?? "–"),
-        ]
-        var html = ##"<section><dl class="figures">"##
-        for (id, label, value) in figures { html += ##"<div><dt>\##(label)</dt><dd id="\##(id)">\##(value)</dd></div>"## }
-        html += "</dl>"
-        let current = currentTreatments.map { record -> String in
-            var text = "<strong>\(escape(record.values["name"]?.stringValue ?? ""))</strong> (\(escape(record.values["kind"]?.stringValue ?? ""))"
-            if let dose = record.values["dosage"]?.objectValue, let amount = dose["dose"]?.stringValue, let unit = dose["unit"]?.stringValue {
-                text += ", \(escape(amount)) \(escape(unit))"
-            }
-            if let route = record.values["route"]?.stringValue { text += " \(escape(route))" }
-            return text + ", since \(escape(record.values["started"]?.stringValue.map { String($0.prefix(10)) } ?? ""))" + ")"
-        }
-        html +=
-            ##"<p class="current" id="current-treatments">Current treatments: \##(current.isEmpty ? "none recorded" : current.joined(separator: "; "))</p>"##
-        return html + "</section>"
-    }
-
-    // MARK: Timeline
-
-    private func timeline(_ flares: [FlareSpan], _ treatments: [TreatmentSpan]) -> String {
-        let width = 700.0
-        let left = 92.0
-        let plot = width - left - 8
-        let days = Double(to.number - from.number + 1)
-        func x(_ day: CalendarDay) -> Double { left + Double(day.number - from.number) / days * plot }
-        func w(_ start: CalendarDay, _ end: CalendarDay) -> Double { max(2.5, Double(end.number - start.number + 1) / days * plot) }
-
-        let axisTop = 14.0
-        let flareLane = (top: axisTop + 22, height: 118.0)
-        let kinds = RecordSchema.treatmentKinds.filter { kind in treatments.contains { $0.kind == kind } }
-        let laneHeight = 24.0
-        let treatmentTop = flareLane.top + flareLane.height + 10
-        let height = treatmentTop + Double(kinds.count) * laneHeight + 26
-        var svg =
-            ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \##(Int(width)) \##(Int(height))" role="img" aria-label="Timeline of flares and treatments">"##
-        svg +=
-            ##"<defs><pattern id="open" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="2" height="4" fill="#fff" opacity="0.55"/></pattern></defs>"##
-
-        // Month grid.
-        var month = from.firstOfMonth
-        if month < from { month = month.addingMonths(1) }
-        while month <= to {
-            let position = x(month)
-            svg +=
-                ##"<line x1="\##(f(position))" y1="\##(f(axisTop))" x2="\##(f(position))" y2="\##(f(height - 22))" stroke="#e1e6ee" stroke-width="0.8"/>"##
-            let label =
-                month.month == 1 || month == from.firstOfMonth || month.addingMonths(-1) < from
-                ? month.monthLabel(withYear: true) : month.monthLabel(withYear: false)
-            svg += ##"<text x="\##(f(position + 2))" y="\##(f(axisTop + 8))" font-size="8" fill="#5a6578">\##(label)</text>"##
-            month = month.addingMonths(1)
-        }
-        if today >= from && today <= to {
-            let position = x(today) + w(today, today) / 2
-            svg +=
-                ##"<line x1="\##(f(position))" y1="\##(f(axisTop))" x2="\##(f(position))" y2="\##(f(height - 22))" stroke="#34415a" stroke-dasharray="2 2" stroke-width="0.8"/>"##
-            svg += ##"<text x="\##(f(position - 2))" y="\##(f(height - 12))" font-size="7.5" fill="#34415a" text-anchor="end">today</text>"##
-        }
-
-        // Flares: a band each, taller and redder with more pain.
-        svg += ##"<text x="4" y="\##(f(flareLane.top + flareLane.height - 4))" font-size="10" font-weight="600" fill="#1d2430">Flares</text>"##
-        svg += ##"<text x="4" y="\##(f(flareLane.top + flareLane.height + 5))" font-size="7.5" fill="#5a6578">height = pain 0–10</text>"##
-        let baseline = flareLane.top + flareLane.height
-        for flare in flares {
-            let bandHeight = 10 + Double(flare.pain) * 9.2
-            let bx = x(flare.start)
-            let bw = w(flare.start, flare.end)
-            let title =
-                "Flare from \(flare.record.values["started"]?.stringValue ?? "") to \(flare.record.values["ended"]?.stringValue ?? "ongoing"), pain \(flare.pain)/10, \(flare.sites.map(BodySiteText.label).joined(separator: ", "))"
-            svg += ##"<g class="flare" data-record="\##(flare.record.id.canonical)"><title>\##(escape(title))</title>"##
-            svg +=
-                ##"<rect class="flare-band" x="\##(f(bx))" y="\##(f(baseline - bandHeight))" width="\##(f(bw))" height="\##(f(bandHeight))" rx="1.5" fill="\##(Self.painColour(flare.pain))" fill-opacity="0.85" data-pain="\##(flare.pain)"/>"##
-            if flare.isOpen {
-                svg += ##"<rect x="\##(f(bx + bw - 6))" y="\##(f(baseline - bandHeight))" width="6" height="\##(f(bandHeight))" fill="url(#open)"/>"##
-            }
-            let label = flare.sites.map(Self.shortSite).joined(separator: ", ")
-            // Labels near the right edge end at the band instead of running off the page.
-            let nearEnd = bx + Double(label.count) * 4.6 > width - 8
-            svg +=
-                ##"<text x="\##(f(nearEnd ? bx + bw : bx + 1))" y="\##(f(baseline - bandHeight - 2))" font-size="8" fill="#1d2430"\##(nearEnd ? #" text-anchor="end""# : "")>\##(escape(label))</text>"##
-            svg +=
-                ##"<text x="\##(f(bx + bw / 2))" y="\##(f(baseline - 2.5))" font-size="8.5" fill="#fff" text-anchor="middle" font-weight="600">\##(bw >= 9 ? String(flare.pain) : "")</text></g>"##
-        }
-        svg += ##"<line x1="\##(f(left))" y1="\##(f(baseline))" x2="\##(f(width - 8))" y2="\##(f(baseline))" stroke="#9aa4b5" stroke-width="0.8"/>"##
-
-        // Treatments: a lane per kind; courses as bars, single doses as diamonds.
-        for (lane, kind) in kinds.enumerated() {
-            let top = treatmentTop + Double(lane) * laneHeight
-            let colour = Self.kindColours[kind] ?? "#6b7a90"
-            svg += ##"<text x="4" y="\##(f(top + 15))" font-size="9.5" fill="#1d2430">\##(escape(Self.kindLabels[kind] ?? kind))</text>"##
-            svg +=
-                ##"<line x1="\##(f(left))" y1="\##(f(top + laneHeight - 1))" x2="\##(f(width - 8))" y2="\##(f(top + laneHeight - 1))" stroke="#eef1f5" stroke-width="0.6"/>"##
-            for treatment in treatments where treatment.kind == kind {
-                let tx = x(treatment.start)
-                svg +=
-                    ##"<g class="treatment" data-record="\##(treatment.record.id.canonical)" data-kind="\##(kind)"><title>\##(escape("\(treatment.name), \(treatment.record.values["started"]?.stringValue ?? "") to \(treatment.record.values["ended"]?.stringValue ?? (treatment.isSingleDose ? "single dose" : "ongoing"))"))</title>"##
-                if treatment.isSingleDose {
-                    let cx = tx + w(treatment.start, treatment.start) / 2
-                    svg +=
-                        ##"<polygon class="treatment-dose" points="\##(f(cx)),\##(f(top + 3)) \##(f(cx + 6)),\##(f(top + 11)) \##(f(cx)),\##(f(top + 19)) \##(f(cx - 6)),\##(f(top + 11))" fill="\##(colour)"/>"##
-                    svg += ##"<text x="\##(f(cx + 8))" y="\##(f(top + 14.5))" font-size="8.5" fill="#1d2430">\##(escape(treatment.name))</text>"##
-                } else {
-                    let tw = w(treatment.start, treatment.end)
-                    svg +=
-                        ##"<rect class="treatment-course" x="\##(f(tx))" y="\##(f(top + 4))" width="\##(f(tw))" height="15" rx="2" fill="\##(colour)" fill-opacity="0.9"/>"##
-                    if treatment.isOpen {
-                        svg +=
-                            ##"<polygon points="\##(f(tx + tw)),\##(f(top + 2)) \##(f(tx + tw + 6)),\##(f(top + 11.5)) \##(f(tx + tw)),\##(f(top + 21))" fill="\##(colour)"/>"##
-                    }
-                    let fits = Double(treatment.name.count) * 4.8 < tw - 4
-                    svg +=
-                        ##"<text x="\##(f(fits ? tx + 3 : tx + tw + 7))" y="\##(f(top + 14.5))" font-size="8.5" fill="\##(fits ? "#fff" : "#1d2430")">\##(escape(treatment.name))</text>"##
-                }
-                svg += "</g>"
-            }
-        }
-        svg += ##"<text x="\##(f(left))" y="\##(f(height - 3))" font-size="7" fill="#5a6578">\##(from.text)</text>"##
-        svg += ##"<text x="\##(f(width - 8))" y="\##(f(height - 3))" font-size="7" fill="#5a6578" text-anchor="end">\##(to.text)</text>"##
-        return svg + "</svg>"
-    }
-
-    static let kindLabels = [
-        "nsaid": "NSAID", "steroid": "Steroid", "antibiotic": "Antibiotic", "bisphosphonate": "Bisphosphonate", "biologic": "Biologic",
-        "dmard": "DMARD", "analgesic": "Analgesic", "surgery": "Surgery", "physiotherapy": "Physiotherapy", "other": "Other",
-    ]
-
-    static let kindColours = [
-        "nsaid": "#2f7ebc", "steroid": "#8e5bb5", "antibiotic": "#2a9d8f", "bisphosphonate": "#d08a1e", "biologic": "#b5446e",
-        "dmard": "#5b6abf", "analgesic": "#4f8f3a", "surgery": "#7a5230", "physiotherapy": "#3a8f8a", "other": "#6b7a90",
-    ]
-
-    /// Pain 0 is a pale yellow, 10 a deep red.
-    static func painColour(_ pain: Int) -> String {
-        let level = Double(min(max(pain, 0), 10))
-        return "hsl(\(Int(52 - level * 5.2)), 82%, \(Int(60 - level * 2.2))%)"
-    }
-
-    static func shortSite(_ site: String) -> String {
-        for (side, mark) in [("left", "L"), ("right", "R")] where site.hasSuffix("-\(side)") {
-            return "\(mark) " + site.dropLast(side.count + 1).replacingOccurrences(of: "-", with: " ")
-        }
-        return site.replacingOccurrences(of: "-", with: " ")
-    }
-
-    // MARK: Tables
-
-    private func sitesTable() -> String {
-        let counts = siteCounts
-        var html = "<section><h2>Sites that flared</h2>"
-        guard let most = counts.first?.flares else { return html + ##"<p class="none">No flares in this period.</p></section>"## }
-        html += ##"<table id="sites"><tr><th>Site</th><th class="n">Flares</th><th></th></tr>"##
-        for (site, flares) in counts.prefix(14) {
-            html +=
-                ##"<tr><td>\##(escape(BodySiteText.label(site)))</td><td class="n">\##(flares)</td><td><span class="bar" style="width: \##(f(Double(flares) / Double(most) * 30))mm"></span></td></tr>"##
-        }
-        if counts.count > 14 { html += ##"<tr><td colspan="3" class="none">and \##(counts.count - 14) more sites</td></tr>"## }
-        return html + "</table></section>"
-    }
-
-    private func contributorsTable() -> String {
-        var html =
-            ##"<section><h2>Who recorded what</h2><table id="contributors"><tr><th>Device</th><th class="n">Records</th><th class="n">Changes</th></tr>"##
-        for (author, created, changes) in contributors {
-            html += ##"<tr><td>\##(escape(author.label))</td><td class="n">\##(created)</td><td class="n">\##(changes)</td></tr>"##
-        }
-        return html + "</table></section>"
-    }
-
-    private func conflictsSection() -> String {
-        var html = ##"<section id="conflicts"><h2>Open conflicts</h2>"##
-        guard !conflicts.isEmpty else { return html + ##"<p class="none">None: every field has one agreed value.</p></section>"## }
-        html += ##"<p class="none">Two devices changed these at the same time; the diary shows the first value, the second was overridden.</p>"##
-        for conflict in conflicts {
-            let record = records.first { $0.id == conflict.record }
-            let when = record?.values["started"]?.stringValue.map { " of \(String($0.prefix(10)))" } ?? ""
-            html +=
-                ##"<p class="conflict"><strong>\##(conflict.type.rawValue)\##(escape(when)), \##(escape(conflict.field))</strong>: \##(escape(Self.shown(conflict.kept.value))) (\##(escape(conflict.kept.author.label)), \##(Self.minute(conflict.kept.time))) over \##(escape(Self.shown(conflict.overridden.value))) (\##(escape(conflict.overridden.author.label)), \##(Self.minute(conflict.overridden.time)))</p>"##
-        }
-        return html + "</section>"
-    }
-
-    private func footer() -> String {
-        "<footer>CareSync report of \(records.count) records. Pain on the 0–10 numeric rating scale. Bands with a hatched end are flares still going on; bars with an arrow, courses not ended.</footer>"
-    }
-
-    // MARK: Text
-
-    static func shown(_ value: JSONValue) -> String {
-        switch value {
-        case .string(let text): text
-        case .array(let items): items.compactMap(\.stringValue).joined(separator: ", ")
-        case .null: "(cleared)"
-        default: value.canonicalString
-        }
-    }
-
-    static func minute(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        return formatter.string(from: date)
-    }
-
-    private func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    private func f(_ value: Double) -> String { String(format: "%.1f", value) }
-}
-
-/// A calendar day, as days since 1970-01-01, for the report's arithmetic.
-public struct CalendarDay: Comparable, Hashable, Sendable {
-    public let number: Int64
-
-    public init(number: Int64) { self.number = number }
-
-    /// Reads `YYYY-MM-DD`.
-    public init?(_ text: String) {
-        guard let number = CalendarText.dayNumber(text) else { return nil }
-        self.number = number
-    }
-
-    /// Today in the local time zone.
-    public static func today(_ date: Date = Date()) -> CalendarDay {
-        let local = date.addingTimeInterval(TimeInterval(TimeZone.current.secondsFromGMT(for: date)))
-        return CalendarDay(number: Int64((local.timeIntervalSince1970 / 86_400).rounded(.down)))
-    }
-
-    /// Year, month, day (Howard Hinnant's civil_from_days).
-    public var parts: (year: Int64, month: Int64, day: Int64) {
-        let z = number + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    public var text: String {
-        let (year, month, day) = parts
-        return String(format: "%04d-%02d-%02d", Int(year), Int(month), Int(day))
-    }
-
-    public var month: Int64 { parts.month }
-
-    public var firstOfMonth: CalendarDay {
-        let (year, month, _) = parts
-        return CalendarDay(number: CalendarText.daysSinceEpoch(year: year, month: month, day: 1))
-    }
-
-    /// The same day of the month `count` months later (clamped to the month's last day).
-    public func addingMonths(_ count: Int64) -> CalendarDay {
-        let (year, month, day) = parts
-        let index = year * 12 + (month - 1) + count
-        let newYear = index / 12
-        let newMonth = index % 12 + 1
-        var result = CalendarText.daysSinceEpoch(year: newYear, month: newMonth, day: 1)
-        let nextMonth = CalendarText.daysSinceEpoch(year: (index + 1) / 12, month: (index + 1) % 12 + 1, day: 1)
-        result += min(day, nextMonth - result) - 1
-        return CalendarDay(number: result)
-    }
-
-    func monthLabel(withYear: Bool) -> String {
-        let names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let (year, month, _) = parts
-        return names[Int(month) - 1] + (withYear ? " \(year)" : "")
-    }
-
-    public static func < (lhs: CalendarDay, rhs: CalendarDay) -> Bool { lhs.number < rhs.number }
 }
 
 extension DiaryDevice {
-    /// The one-page report of the period `from`…`to` (default: the six months up to today).
-    public func report(from: CalendarDay? = nil, to: CalendarDay? = nil, now: Date = Date()) throws(ClientError) -> DiaryReport {
+    /// The report of the period `from`…`to` (default: the six months up to today); `since` is the day of
+    /// the previous visit, where the page's "since the previous visit" counts from (default: the period's start).
+    public func report(from: CalendarDay? = nil, to: CalendarDay? = nil, since: CalendarDay? = nil, now: Date = Date()) throws(ClientError)
+        -> DiaryReport
+    {
         let today = CalendarDay.today(now)
         let end = to ?? today
         let start = from ?? end.addingMonths(-6)
         guard start <= end else { throw .invalid("the report's period starts (\(start.text)) after it ends (\(end.text))") }
+        if let since, since > min(end, today) {
+            throw .invalid("the previous visit (\(since.text)) is after the report's last day (\(min(end, today).text))")
+        }
         let status = try status()
         let lastSync = [status.lastPullAt, status.lastPushAt].compactMap { $0 }.max()
         return DiaryReport(
             diaryName: identity.diaryName, records: try records(), conflicts: try conflicts(), history: try history(), lastSync: lastSync,
-            from: start, to: end, today: today)
+            from: start, to: end, today: today, previousVisit: since)
     }
 }
