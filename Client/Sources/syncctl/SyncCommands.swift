@@ -248,31 +248,62 @@ func write(_ text: String, to path: String?) throws {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a one-page HTML report (timeline of flares and treatments, sites, summary, open conflicts).",
+        abstract:
+            "Write the clinician's HTML report, at most two A4 pages: one timeline of pain, flares, treatments, labs, imaging and growth; sites; since the previous visit; pain before and after treatments; CDAS.",
         discussion: helpExamples(
             "syncctl report --output report.html",
-            "syncctl report --output report.html --from 2026-06-01 --to 2026-11-25"))
+            "syncctl report --output report.html --from 2026-06-01 --to 2026-11-25",
+            "syncctl report --output report.html --since 2026-09-15 --json"))
     @OptionGroup var global: GlobalOptions
     @Option(help: "The HTML file to write, e.g. report.html.") var output: String
-    @Option(help: "The first day of the period, YYYY-MM-DD (default: six months before --to).") var from: String?
-    @Option(help: "The last day of the period, YYYY-MM-DD (default: today).") var to: String?
+    @Option(help: "The first day of the period: YYYY-MM-DD, today or yesterday (default: six months before --to).") var from: String?
+    @Option(help: "The last day of the period: YYYY-MM-DD, today or yesterday (default: today).") var to: String?
+    @Option(help: "The day of the previous visit, which \"since the previous visit\" counts from: YYYY-MM-DD, today or yesterday (default: --from).")
+    var since: String?
+
+    /// A day as typed, or nil if it is not one.
+    static func day(_ text: String) -> CalendarDay? { CalendarDay(TypedTime().date(text)) }
 
     func validate() throws {
-        if let from, CalendarDay(from) == nil { throw ValidationError("--from \(from) is not a date written YYYY-MM-DD") }
-        if let to, CalendarDay(to) == nil { throw ValidationError("--to \(to) is not a date written YYYY-MM-DD") }
+        for (name, value) in [("--from", from), ("--to", to), ("--since", since)] {
+            if let value, Self.day(value) == nil { throw ValidationError("\(name) \(value) is not a date: write YYYY-MM-DD, today or yesterday") }
+        }
     }
 
     func run() throws {
-        let report = try global.device().report(from: from.flatMap(CalendarDay.init), to: to.flatMap(CalendarDay.init))
+        let report = try global.device().report(from: from.flatMap(Self.day), to: to.flatMap(Self.day), since: since.flatMap(Self.day))
         try write(report.html, to: output)
+        let visit = report.sinceVisit
         if global.json {
+            let responses = report.treatmentResponses.map { response -> JSONDocument in
+                func mean(_ window: DiaryReport.WindowMean) -> JSONDocument { window.mean.map { .number(String(format: "%.2f", $0)) } ?? .null }
+                return .object([
+                    ("record", .string(response.record.id.canonical)), ("name", .string(response.name)), ("started", .string(response.started.text)),
+                    ("pain_before", mean(response.before)), ("checkins_before", .int(Int64(response.before.count))),
+                    ("pain_after", mean(response.after)), ("checkins_after", .int(Int64(response.after.count))),
+                    ("enough_to_judge", .bool(response.canJudge)),
+                ])
+            }
             print(
                 Output.object([
                     ("output", .optional(output)), ("flares", .int(Int64(report.flaresInPeriod.count))),
                     ("days_in_flare", .int(Int64(report.daysInFlare))),
+                    (
+                        "since_previous_visit",
+                        .object([
+                            ("from", .string(visit.first.text)), ("to", .string(visit.last.text)),
+                            ("previous_visit_given", .bool(visit.isPreviousVisit)),
+                            ("days", .int(Int64(visit.days))), ("flares", .int(Int64(visit.flares))),
+                            ("days_with_pain_4_or_more", .int(Int64(visit.daysWithPain))),
+                            ("school_days_missed", .number(String(format: "%g", visit.schoolDaysMissed))),
+                            ("days_with_checkin", .int(Int64(visit.checkinDays))),
+                        ])
+                    ),
+                    ("treatment_responses", .array(responses)), ("newer_kind", .int(Int64(report.newerKindCount))),
                 ]))
         } else {
             print("Wrote \(output): \(report.flaresInPeriod.count) flare(s) from \(report.from.text) to \(report.to.text).")
+            if let note = Output.newerKindNote(report.newerKindCount) { Output.note(note) }
         }
     }
 }
