@@ -11,6 +11,9 @@ python3 -m pip install --quiet --disable-pip-version-check -r Tests/Reference/re
 # The completion test has zsh and fish read syncctl's scripts.
 command -v zsh > /dev/null && command -v fish > /dev/null || { apt-get update -q && apt-get install -y -q zsh fish; }
 
+# The report test prints the clinician's report with headless chromium and counts its pages with pdfinfo.
+command -v chromium > /dev/null && command -v pdfinfo > /dev/null || { apt-get update -q && apt-get install -y -q chromium poppler-utils; }
+
 swift format lint --strict -r Package.swift Sources Server Client Tests Benchmarks
 python3 Tests/Reference/protocol_vectors.py docs/PROTOCOL.md
 swift test
