@@ -237,25 +237,25 @@ enum Floor {
 
 /// A real caresync-server on 127.0.0.1, run in this process on temporary SQLite files.
 final class BenchServer: Sendable {
-    let database: ServerDatabase
+    let store: any ServerStore
     let url: String
     let services: ServiceGroup
     let task: Task<Void, any Error>
 
-    private init(database: ServerDatabase, url: String, services: ServiceGroup, task: Task<Void, any Error>) {
-        self.database = database
+    private init(store: any ServerStore, url: String, services: ServiceGroup, task: Task<Void, any Error>) {
+        self.store = store
         self.url = url
         self.services = services
         self.task = task
     }
 
     static func start(path: String) async throws -> BenchServer {
-        let database = try ServerDatabase(path: path)
+        let store = try SQLiteStore(path: path)
         var configuration = ServerConfiguration()
         configuration.port = try LoopbackPort.free()
         var logger = Logger(label: "caresync-bench")
         logger.logLevel = .warning
-        let app = try buildApplication(configuration: configuration, database: database, logger: logger)
+        let app = try buildApplication(configuration: configuration, store: store, logger: logger)
         let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let task = Task { try await services.run() }
         let url = "http://127.0.0.1:\(configuration.port)"
@@ -271,12 +271,12 @@ final class BenchServer: Sendable {
                 break
             }
         }
-        return BenchServer(database: database, url: url, services: services, task: task)
+        return BenchServer(store: store, url: url, services: services, task: task)
     }
 
     /// A new diary with its owner's device.
     func family(name: String, home: String) async throws -> DiaryDevice {
-        let (_, code) = try database.createDiary(name: name)
+        let (_, code) = try await store.createDiary(name: name)
         return try await DiaryDevice.join(server: url, code: code, deviceName: "\(name) owner", home: ClientHome(path: home))
     }
 

@@ -21,8 +21,17 @@ public struct FieldEntry: Hashable, Sendable, Comparable {
     /// Last-writer-wins order: the greater (HLC, author) wins. Honest devices never reuse a stamp; the
     /// change id only keeps replicas in agreement should a faulty one do so.
     public static func < (lhs: FieldEntry, rhs: FieldEntry) -> Bool {
-        if lhs.stamp != rhs.stamp { return lhs.stamp < rhs.stamp }
-        return lhs.change.canonical < rhs.change.canonical
+        wins(stamp: rhs.stamp, change: rhs.change.canonical, over: lhs.stamp, lhs.change.canonical)
+    }
+
+    /// The one rule of who wins a field, for values kept as stamps or as their texts (a stamp's text
+    /// sorts as the stamp does: fixed-width hex clock, then the author's canonical id), as a server
+    /// keeps them: the write with the greater stamp, then the greater change id.
+    @inlinable
+    public static func wins<StampKey: Comparable>(
+        stamp: StampKey, change: String, over otherStamp: StampKey, _ otherChange: String
+    ) -> Bool {
+        stamp != otherStamp ? stamp > otherStamp : change > otherChange
     }
 }
 

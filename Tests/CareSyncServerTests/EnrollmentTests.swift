@@ -6,7 +6,7 @@ import Testing
 struct EnrollmentTests {
     @Test func ownerInviteEnrollsOnceAndReturnsAFreshKey() async throws {
         try await withServer { harness, client in
-            let (diary, code) = try harness.database.createDiary(name: "Mia")
+            let (diary, code) = try await harness.store.createDiary(name: "Mia")
             #expect(InviteCodeShape.isWellFormed(code))
             let owner = try await client.enroll(code: code)
             #expect(owner.diary.canonical == diary)
@@ -17,10 +17,11 @@ struct EnrollmentTests {
         }
     }
 
-    @Test func codesAreFreshAndCarryAtLeast100BitsOfRandomness() throws {
-        let harness = try ServerHarness()
+    @Test func codesAreFreshAndCarryAtLeast100BitsOfRandomness() async throws {
+        let harness = try await ServerHarness()
         defer { harness.remove() }
-        let codes = try (0..<50).map { _ in try harness.database.createDiary(name: "x").code }
+        var codes: [String] = []
+        for _ in 0..<50 { codes.append(try await harness.store.createDiary(name: "x").code) }
         #expect(Set(codes).count == codes.count)
         // 32 base32 characters: 160 bits.
         for code in codes { #expect(code.filter { $0 != "-" }.count * 5 >= 100) }
@@ -28,7 +29,7 @@ struct EnrollmentTests {
 
     @Test func typedCodesForgiveCaseSpacesAndDashes() async throws {
         try await withServer { harness, client in
-            let (_, code) = try harness.database.createDiary(name: "Mia")
+            let (_, code) = try await harness.store.createDiary(name: "Mia")
             let typed = code.uppercased().replacingOccurrences(of: "-", with: " ")
             let owner = try await client.enroll(code: typed)
             #expect(owner.role == "owner")
@@ -37,7 +38,7 @@ struct EnrollmentTests {
 
     @Test func expiredInviteIsRefused() async throws {
         try await withServer { harness, client in
-            let (_, code) = try harness.database.createDiary(name: "Mia", now: Date().addingTimeInterval(-8 * 86_400))
+            let (_, code) = try await harness.store.createDiary(name: "Mia", now: Date().addingTimeInterval(-8 * 86_400))
             let response = try await client.send(.post, "/v1/enroll", body: Array(#"{"code":"\#(code)","device_name":"late"}"#.utf8))
             #expect(response.status == .unauthorized)
             #expect(response.errorCode == "invalid_invite")
@@ -73,7 +74,7 @@ struct EnrollmentTests {
 
     @Test func anEnrollmentBodyOverItsLimitIsAJSONRefusalNamingTheLimit() async throws {
         try await withServer { harness, client in
-            let (_, code) = try harness.database.createDiary(name: "Mia")
+            let (_, code) = try await harness.store.createDiary(name: "Mia")
             let padded = #"{"code":"\#(code)","device_name":"\#(String(repeating: "x", count: 16 * 1024))"}"#
             let response = try await client.send(.post, "/v1/enroll", body: Array(padded.utf8))
             #expect(response.status == .contentTooLarge)
@@ -94,7 +95,7 @@ struct EnrollmentTests {
     ])
     func aDeviceNameBreakingItsRuleIsRefusedSayingWhy(name: String, rule: String) async throws {
         try await withServer { harness, client in
-            let (_, code) = try harness.database.createDiary(name: "Mia")
+            let (_, code) = try await harness.store.createDiary(name: "Mia")
             let body = JSONValue.object(["code": .string(code), "device_name": .string(name)]).canonicalBytes
             let response = try await client.send(.post, "/v1/enroll", body: body)
             #expect(response.status == .badRequest)
@@ -107,7 +108,7 @@ struct EnrollmentTests {
 
     @Test func aDeviceNameIsTrimmedAndCountedInCodePoints() async throws {
         try await withServer { harness, client in
-            let (_, code) = try harness.database.createDiary(name: "Mia")
+            let (_, code) = try await harness.store.createDiary(name: "Mia")
             let longest = String(repeating: "e\u{301}", count: 50)
             let owner = try await client.enroll(code: code, name: "\u{3000} \(longest)\n")
             let devices = try await client.signed(.get, "/v1/diaries/\(owner.diary.canonical)/devices", by: owner)

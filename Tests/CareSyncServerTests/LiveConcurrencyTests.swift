@@ -8,7 +8,7 @@ import Testing
 /// Over real sockets on 127.0.0.1: pushes from many devices at once and a pull paging through them meanwhile.
 struct LiveConcurrencyTests {
     @Test func twentyConcurrentPushersAndAPagingPullerSeeEveryChangeExactlyOnce() async throws {
-        let harness = try ServerHarness()
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         try await harness.app().test(.ahc(.http)) { client in
             let (owner, _, clinician) = try await client.family(harness)
@@ -56,7 +56,7 @@ struct LiveConcurrencyTests {
     /// Pushes that arrive together are committed together; a batch refused while it is stored must roll
     /// back only itself, whole, and leave the others stored.
     @Test func aBatchRefusedInAGroupCommitRollsBackAloneAndWhole() async throws {
-        let harness = try ServerHarness()
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         try await harness.app().test(.ahc(.http)) { client in
             let (owner, _, clinician) = try await client.family(harness)
@@ -104,12 +104,12 @@ struct LiveConcurrencyTests {
             let pulled = page["changes"]!.arrayValue!.map { $0.objectValue!["change"]!.stringValue! }
             #expect(pulled.count == 20 + 10 * 5, "the 20 earlier changes and the 10 accepted batches, nothing of a refused one")
             #expect(Set(pulled) == expected)
-            #expect(try ServerAudit(database: harness.database).run().faults.isEmpty)
+            #expect(try await harness.store.audit().faults.isEmpty)
         }
     }
 
     @Test func pagesPulledWhilePushesCommitNeverSkipOrRepeat() async throws {
-        let harness = try ServerHarness()
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         try await harness.app().test(.ahc(.http)) { client in
             let (_, caregiver, clinician) = try await client.family(harness)

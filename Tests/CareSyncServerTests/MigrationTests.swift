@@ -12,12 +12,12 @@ import Testing
     static func database(in harness: ServerHarness, upTo migration: String) throws -> (path: String, queue: DatabaseQueue) {
         let path = harness.directory.appendingPathComponent("old.sqlite").path
         let queue = try DatabaseQueue(path: path)
-        try ServerSchema.migrator.migrate(queue, upTo: migration)
+        try SQLiteSchema.migrator.migrate(queue, upTo: migration)
         return (path, queue)
     }
 
     @Test func aVersion1DatabaseMigratesWithItsChangesOrdinalsAndCurrentValues() async throws {
-        let harness = try ServerHarness()
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         let (path, queue) = try Self.database(in: harness, upTo: "v1: diaries, devices, invites, change log, field values")
 
@@ -55,8 +55,8 @@ import Testing
         }
         try queue.close()
 
-        let database = try ServerDatabase(path: path)
-        let report = try ServerAudit(database: database).run()
+        let database = try SQLiteStore(path: path)
+        let report = try await database.audit()
         #expect(report.changesChecked == 2)
         #expect(report.faults.isEmpty, "\(report.faults)")
         let page = try database.pull(diary: diary.canonical, after: 0, limit: 1)
@@ -77,7 +77,7 @@ import Testing
     /// version-7 server kept stay as they were, a record of a newer kind can be stored, and a type that is
     /// not a type name is still refused by the schema.
     @Test func version8KeepsEveryRowAndStoresANewerKindButNoMalformedType() async throws {
-        let harness = try ServerHarness()
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         let (path, queue) = try Self.database(
             in: harness, upTo: "v7: request nonces and failed enrollments are kept in the database, and a row for the health check")
@@ -95,7 +95,7 @@ import Testing
         }
         try queue.close()
 
-        let database = try ServerDatabase(path: path)
+        let database = try SQLiteStore(path: path)
         let newer = UUID.version7().canonical
         try await database.pool.write { db in try insert(db, id: newer, type: "sleep-log") }
         for malformed in ["Sleep", "sleep log", "9lives", "", String(repeating: "a", count: 33)] {
@@ -119,11 +119,11 @@ import Testing
     /// than fit in a page are all converted, each exactly once. Version 4 groups the values by change;
     /// version 5 keeps only which change wins each field, in a table without rowids.
     @Test func versions4And5ConvertTheCurrentStateOfEveryRecordPageByPage() async throws {
-        let harness = try ServerHarness()
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         let (path, queue) = try Self.database(in: harness, upTo: "v3: each record's current field values in one row instead of one row per field")
         let diary = UUID.version7().canonical
-        let count = ServerSchema.migrationPageRows * 2 + 500
+        let count = SQLiteSchema.migrationPageRows * 2 + 500
         let (first, second) = (UUID.version7().canonical, UUID.version7().canonical)
         let stamps = [first: "0193610c0d000000@" + UUID.version7().canonical, second: "0193610c0d000001@" + UUID.version7().canonical]
         let records = (0..<count).map { _ in UUID.version7().canonical }
@@ -145,7 +145,7 @@ import Testing
         }
         let expected = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1, $0) })
 
-        try ServerSchema.migrator.migrate(queue, upTo: "v4: a record's current values grouped by the change that wrote them")
+        try SQLiteSchema.migrator.migrate(queue, upTo: "v4: a record's current values grouped by the change that wrote them")
         let groupedByChange = try await queue.read { db in
             try Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, try JSONValue(parsing: $0["fields"] as Data)) }
         }
@@ -164,7 +164,7 @@ import Testing
         }
         try queue.close()
 
-        let database = try ServerDatabase(path: path)
+        let database = try SQLiteStore(path: path)
         let (stored, schema) = try await database.pool.read { db in
             (
                 try Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, try CurrentFields.read($0["fields"])) },

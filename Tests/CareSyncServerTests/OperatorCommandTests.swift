@@ -12,13 +12,16 @@ struct OperatorCommandTests {
             _ = try await client.push([flare], by: owner)
             var edit = caregiver
             _ = try await client.push([edit.change(record: flare.change.record, fields: ["pain": 3])], by: caregiver)
-            let clean = try ServerAudit(database: harness.database).run()
+            let clean = try await harness.store.audit()
             #expect(clean.changesChecked == 2)
             #expect(clean.faults.isEmpty, "\(clean.faults)")
 
             let id = flare.change.id.canonical
-            try harness.sql("UPDATE change SET body = CAST(replace(CAST(body AS TEXT), '\"pain\":6', '\"pain\":9') AS BLOB) WHERE id = ?", [id])
-            let report = try ServerAudit(database: harness.database).run()
+            try await harness.sql(
+                sqlite: #"UPDATE change SET body = CAST(replace(CAST(body AS TEXT), '"pain":6', '"pain":9') AS BLOB) WHERE id = ?"#,
+                postgres: #"UPDATE change SET body = convert_to(replace(convert_from(body, 'UTF8'), '"pain":6', '"pain":9'), 'UTF8') WHERE id = ?"#,
+                [.text(id)])
+            let report = try await harness.store.audit()
             #expect(report.faults.contains { $0.contains("change \(id)") && $0.contains("signature does not verify") }, "\(report.faults)")
         }
     }
@@ -32,16 +35,24 @@ struct OperatorCommandTests {
             let edit = owner.change(record: flare.change.record, fields: ["notes": "ice helped"])
             let (other, unread) = (owner.change(), owner.change())
             _ = try await client.push([flare, edit, other, unread], by: owner)
-            #expect(try ServerAudit(database: harness.database).run().faults.isEmpty)
+            #expect(try await harness.store.audit().faults.isEmpty)
             let records = (flare: flare.change.record.canonical, other: other.change.record.canonical, unread: unread.change.record.canonical)
             // The edited flare's state no longer names the change that wrote the pain; the others name
             // another record's change, and a change the log does not hold.
-            try harness.sql(#"UPDATE record SET fields = CAST(replace(CAST(fields AS TEXT), '"pain",', '') AS BLOB) WHERE id = ?"#, [records.flare])
-            try harness.sql(
-                #"UPDATE record SET fields = CAST('{"sole":' || (SELECT seq FROM change WHERE id = ?) || '}' AS BLOB) WHERE id = ?"#,
-                [flare.change.id.canonical, records.other])
-            try harness.sql(#"UPDATE record SET fields = CAST('{"sole":999}' AS BLOB) WHERE id = ?"#, [records.unread])
-            let report = try ServerAudit(database: harness.database).run()
+            try await harness.sql(
+                sqlite: #"UPDATE record SET fields = CAST(replace(CAST(fields AS TEXT), '"pain",', '') AS BLOB) WHERE id = ?"#,
+                postgres: #"UPDATE record SET fields = convert_to(replace(convert_from(fields, 'UTF8'), '"pain",', ''), 'UTF8') WHERE id = ?"#,
+                [.text(records.flare)])
+            // On PostgreSQL, which stores every record in full, the other record takes the flare's state.
+            try await harness.sql(
+                sqlite: #"UPDATE record SET fields = CAST('{"sole":' || (SELECT seq FROM change WHERE id = ?) || '}' AS BLOB) WHERE id = ?"#,
+                postgres:
+                    "UPDATE record SET fields = (SELECT fields FROM record WHERE id = (SELECT record_id FROM change WHERE id = ?)) WHERE id = ?",
+                [.text(flare.change.id.canonical), .text(records.other)])
+            try await harness.sql(
+                sqlite: #"UPDATE record SET fields = CAST('{"sole":999}' AS BLOB) WHERE id = ?"#,
+                postgres: #"UPDATE record SET fields = convert_to('{"sole":999}', 'UTF8') WHERE id = ?"#, [.text(records.unread)])
+            let report = try await harness.store.audit()
             #expect(report.faults.count == 3, "\(report.faults)")
             #expect(report.faults.contains { $0.contains(records.flare) && $0.contains("differs") && $0.contains("pain") }, "\(report.faults)")
             #expect(report.faults.contains { $0.contains(records.other) && $0.contains("differs") }, "\(report.faults)")
@@ -64,15 +75,18 @@ struct OperatorCommandTests {
             #expect(try await client.push([dad.change(record: first.change.record, fields: ["pain": 2])], by: dad).status == .ok)
             #expect(try await client.push([other.change(record: elsewhere.change.record, fields: ["pain": 1])], by: other).status == .ok)
             #expect(try await client.push([mum.change(record: second.change.record, fields: ["notes": "ice helped"])], by: mum).status == .ok)
-            let clean = try ServerAudit(database: harness.database).run()
+            let clean = try await harness.store.audit()
             #expect(clean.changesChecked == 6)
             #expect(clean.faults.isEmpty, "\(clean.faults)")
 
             let stray = UUID.version7().canonical
-            try harness.sql("DELETE FROM record WHERE id = ?", [second.change.record.canonical])
-            try harness.sql(
-                "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, 'flare', CAST('{}' AS BLOB))", [other.diary.canonical, stray])
-            let report = try ServerAudit(database: harness.database).run()
+            try await harness.sql(
+                sqlite: "DELETE FROM record WHERE id = ?", postgres: "DELETE FROM record WHERE id = ?", [.text(second.change.record.canonical)])
+            try await harness.sql(
+                sqlite: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, 'flare', CAST('{}' AS BLOB))",
+                postgres: "INSERT INTO record (diary_id, id, type, fields) VALUES (?, ?, 'flare', convert_to('{}', 'UTF8'))",
+                [.text(other.diary.canonical), .text(stray)])
+            let report = try await harness.store.audit()
             #expect(report.changesChecked == 6)
             #expect(report.faults.count == 2, "\(report.faults)")
             #expect(report.faults.contains { $0.contains(second.change.record.canonical) && $0.contains("not stored") }, "\(report.faults)")
@@ -84,7 +98,7 @@ struct OperatorCommandTests {
     /// A record created by one change of a batch is stored as that change's sequence number; one created
     /// and edited in the same batch, or edited later, through its entries. All must agree with a replay
     /// of the log and be stored in canonical form.
-    @Test func currentStateWrittenFromOneOrSeveralChangesAgreesWithTheLog() async throws {
+    @Test(.enabled(if: TestEngine.current.isSQLite)) func currentStateWrittenFromOneOrSeveralChangesAgreesWithTheLog() async throws {
         try await withServer { harness, client in
             var (owner, caregiver, _) = try await client.family(harness)
             let alone = owner.change(fields: [
@@ -97,10 +111,10 @@ struct OperatorCommandTests {
             let laterEdit = caregiver.change(record: later.change.record, fields: ["pain": 2])
             #expect(try await client.push([laterEdit], by: caregiver).status == .ok)
 
-            let report = try ServerAudit(database: harness.database).run()
+            let report = try await harness.store.audit()
             #expect(report.changesChecked == 5)
             #expect(report.faults.isEmpty, "\(report.faults)")
-            let (stored, winners) = try await harness.database.pool.read { db in
+            let (stored, winners) = try await harness.sqlite.pool.read { db in
                 let stored = try Dictionary(
                     uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT id, fields FROM record").map { ($0["id"] as String, $0["fields"] as Data) })
                 return (stored, try stored.mapValues { try CurrentFields.read($0, in: db).mapValues(\.change) })
@@ -122,29 +136,41 @@ struct OperatorCommandTests {
     /// Pages of the diary stay in the server's own files: the writer keeps a push's savepoint journal in
     /// memory, never spilled to the system's temporary folder (SQLite's default, /var/tmp, past 64 KiB).
     /// The readers keep the default, so that `verify` sorts a large diary in temporary files, not memory.
-    @Test func theWriterKeepsTemporaryPagesInMemoryAndTheReadersSortInFiles() throws {
-        let harness = try ServerHarness()
+    @Test(.enabled(if: TestEngine.current.isSQLite)) func theWriterKeepsTemporaryPagesInMemoryAndTheReadersSortInFiles() async throws {
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         let (fileOrDefault, memory) = (0, 2)
-        #expect(try harness.database.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == memory)
-        #expect(try harness.database.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == fileOrDefault)
+        #expect(try await harness.sqlite.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == memory)
+        #expect(try await harness.sqlite.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA temp_store") } == fileOrDefault)
     }
 
     /// `serve` closes the database as it stops: the log is copied into the file and removed, even while
     /// something else still holds the database, and everything is there when it opens again.
-    @Test func closingLeavesTheWholeDatabaseInItsFileAndNoLog() async throws {
-        let harness = try ServerHarness()
+    @Test(.enabled(if: TestEngine.current.isSQLite)) func closingLeavesTheWholeDatabaseInItsFileAndNoLog() async throws {
+        let harness = try await ServerHarness()
         defer { harness.remove() }
-        let (diary, _) = try harness.database.createDiary(name: "Before closing")
-        let path = harness.database.path
+        let (diary, _) = try await harness.store.createDiary(name: "Before closing")
+        let path = try harness.sqlite.path
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
-        try harness.database.close()
+        try harness.sqlite.close()
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
         #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
-        #expect(try await ServerDatabase(path: path).diaryName(diary) == "Before closing")
+        #expect(try await SQLiteStore(path: path).diaryName(diary) == "Before closing")
     }
 
-    @Test func backupTakenDuringPushesIsConsistentAndHasANewEpoch() async throws {
+    /// On PostgreSQL, `backup` refuses and says to use pg_dump (and `caresync-server backup` exits 2).
+    @Test(.enabled(if: !TestEngine.current.isSQLite)) func backupOnPostgreSQLSaysToUsePgDump() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.remove() }
+        await #expect {
+            try await harness.store.backup(to: harness.directory.appendingPathComponent("backup").path)
+        } throws: { error in
+            guard case .backupUnsupported(let reason) = error as? StoreRefusal else { return false }
+            return reason.contains("pg_dump") && reason.contains("epoch")
+        }
+    }
+
+    @Test(.enabled(if: TestEngine.current.isSQLite)) func backupTakenDuringPushesIsConsistentAndHasANewEpoch() async throws {
         try await withServer { harness, client in
             var (owner, _, _) = try await client.family(harness)
             let backupPath = harness.directory.appendingPathComponent("backup.sqlite").path
@@ -159,7 +185,7 @@ struct OperatorCommandTests {
                 }
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(20))
-                    try harness.database.backup(to: backupPath)
+                    try harness.sqlite.backup(to: backupPath)
                 }
                 try await group.waitForAll()
             }
@@ -168,11 +194,11 @@ struct OperatorCommandTests {
                 (try String.fetchOne(db, sql: "PRAGMA integrity_check"), try String.fetchOne(db, sql: "SELECT epoch FROM serverIdentity"))
             }
             #expect(integrity == "ok")
-            #expect(copiedEpoch != (harness.database.epoch))
+            #expect(copiedEpoch != (harness.store.epoch))
             try copy.close()
-            let restored = try ServerDatabase(path: backupPath)
-            #expect(try ServerAudit(database: restored).run().faults.isEmpty)
-            #expect(throws: (any Error).self) { try harness.database.backup(to: backupPath) }
+            let restored = try SQLiteStore(path: backupPath)
+            #expect(try await restored.audit().faults.isEmpty)
+            #expect(throws: (any Error).self) { try harness.sqlite.backup(to: backupPath) }
         }
     }
 }

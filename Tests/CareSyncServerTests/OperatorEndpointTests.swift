@@ -17,9 +17,12 @@ struct OperatorEndpointTests {
             let healthy = try await client.send(.get, "/health")
             #expect(healthy.status == .ok)
             #expect(healthy["status"] == "ok" && healthy["database"] == "writable")
-            #expect(healthy["schema_version"]?.intValue == Int64(ServerSchema.migrator.migrations.count))
+            let migrations = TestEngine.current.isSQLite ? SQLiteSchema.migrator.migrations.count : PostgresSchema.migrations.count
+            #expect(healthy["schema_version"]?.intValue == Int64(migrations))
             // A database that refuses writes is reported, not hidden behind a 200.
-            try harness.sql("CREATE TRIGGER refuse BEFORE INSERT ON healthCheck BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+            try await harness.sql(
+                sqlite: "CREATE TRIGGER refuse BEFORE INSERT ON healthCheck BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+                postgres: #"ALTER TABLE health_check ADD CONSTRAINT "disk full" CHECK (checked_at < 0) NOT VALID"#)
             let unhealthy = try await client.send(.get, "/health")
             #expect(unhealthy.status == .serviceUnavailable)
             #expect(unhealthy.errorCode == "unhealthy" && unhealthy.errorMessage.contains("disk full"), "\(unhealthy.json.canonicalString)")
@@ -53,10 +56,10 @@ struct OperatorEndpointTests {
 
     /// docs/openapi.yaml names exactly the routes the router serves, so a client generated from it
     /// neither misses an endpoint nor calls one that is not there.
-    @Test func theOpenAPIDocumentListsExactlyTheRoutesServed() throws {
-        let harness = try ServerHarness()
+    @Test func theOpenAPIDocumentListsExactlyTheRoutesServed() async throws {
+        let harness = try await ServerHarness()
         defer { harness.remove() }
-        let router = buildRouter(configuration: harness.configuration, database: harness.database, metrics: ServerMetrics())
+        let router = buildRouter(configuration: harness.configuration, store: harness.store, metrics: ServerMetrics())
         let served = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" })
         let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/openapi.yaml")
         var documented: Set<String> = []
@@ -82,7 +85,7 @@ struct OperatorEndpointTests {
             let off = try await client.send(.get, "/metrics")
             #expect(off.status == .notFound && off.errorCode == "not_found" && off.errorMessage.contains("--metrics-token-file"))
         }
-        var withToken = try ServerHarness()
+        var withToken = try await ServerHarness()
         withToken.configuration.metricsToken = "a-token-of-some-length"
         let harness = withToken
         defer { harness.remove() }
@@ -113,11 +116,11 @@ struct OperatorEndpointTests {
 
     @Test func everyRequestIsLoggedOnceWithoutSecretsOrRecordFields() async throws {
         let lines = LogLines()
-        let harness = try ServerHarness()
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         let logger = Logger(label: "caresync-tests") { _ in lines.handler() }
         try await harness.app(logger: logger).test(.router) { client in
-            let (diary, code) = try harness.database.createDiary(name: "Mia")
+            let (diary, code) = try await harness.store.createDiary(name: "Mia")
             var owner = try await client.enroll(code: code)
             let change = owner.change(fields: ["started": "2026-11-20", "sites": ["tibia-left"], "pain": 6, "notes": "limping since Tuesday"])
             #expect(try await client.push([change], by: owner).status == .ok)
@@ -142,7 +145,7 @@ struct OperatorEndpointTests {
 
     /// Failed enrollments are counted in the database: a restart does not give a code guesser ten more tries.
     @Test func failedEnrollmentsAreStillCountedAfterARestart() async throws {
-        let harness = try ServerHarness()
+        let harness = try await ServerHarness()
         defer { harness.remove() }
         let wrong = JSONValue.object(["code": "aaaa-bbbb-cccc-dddd-eeee-ffff-gggg-hhhh", "device_name": "guesser"]).canonicalBytes
         try await harness.app().test(.router) { client in
@@ -151,12 +154,12 @@ struct OperatorEndpointTests {
                 #expect(refused.errorCode == "invalid_invite")
             }
         }
-        let restarted = try ServerDatabase(path: harness.database.path)
-        try await buildApplication(configuration: harness.configuration, database: restarted, logger: .quiet).test(.router) { client in
+        let restarted = try await harness.reopen()
+        try await buildApplication(configuration: harness.configuration, store: restarted, logger: .quiet).test(.router) { client in
             let refused = try await client.send(.post, "/v1/enroll", body: wrong)
             #expect(refused.status == .tooManyRequests && refused.errorCode == "too_many_attempts")
         }
-        try restarted.close()
+        try await restarted.close()
     }
 
     @Test func theJSONLogIsOneObjectALine() throws {

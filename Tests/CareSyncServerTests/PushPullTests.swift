@@ -38,7 +38,7 @@ struct PushPullTests {
             var (owner, _, _) = try await client.family(harness)
             _ = try await client.push([owner.change(), owner.change()], by: owner)
             let page = try await client.pull(by: owner, after: 1_000)
-            #expect(page["epoch"]?.stringValue == (harness.database.epoch))
+            #expect(page["epoch"]?.stringValue == (harness.store.epoch))
             #expect(page["changes"]?.arrayValue?.isEmpty == true)
             #expect(page["latest"] == 2, "a device whose cursor is ahead of latest is talking to a restored server")
         }
@@ -205,7 +205,7 @@ struct PushPullTests {
     }
 
     @Test func oversizedBodyIsRefused() async throws {
-        var setup = try ServerHarness()
+        var setup = try await ServerHarness()
         setup.configuration.maxBodyBytes = 2_000
         let harness = setup
         defer { harness.remove() }
@@ -220,7 +220,7 @@ struct PushPullTests {
     }
 
     @Test func tooManyChangesInOnePushAreRefused() async throws {
-        var setup = try ServerHarness()
+        var setup = try await ServerHarness()
         setup.configuration.maxChangesPerPush = 3
         let harness = setup
         defer { harness.remove() }

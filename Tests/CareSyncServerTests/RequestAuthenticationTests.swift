@@ -83,7 +83,7 @@ struct RequestAuthenticationTests {
     @Test func anotherDiaryLooksLikeNoDiary() async throws {
         try await withServer { harness, client in
             let (owner, _, _) = try await client.family(harness)
-            let (otherDiary, _) = try harness.database.createDiary(name: "Leo")
+            let (otherDiary, _) = try await harness.store.createDiary(name: "Leo")
             let read = try await client.signed(.get, "/v1/diaries/\(otherDiary)/changes", by: owner)
             #expect(read.status == .notFound)
             var author = owner
@@ -115,7 +115,9 @@ struct RequestAuthenticationTests {
             let invite = try await client.invite("clinician", by: owner, extra: ["access_expires_in_seconds": 60])
             let clinician = try await client.enroll(code: invite["code"]!.stringValue!, name: "Dr Short")
             #expect(try await client.pull(by: clinician).status == .ok)
-            try harness.sql("UPDATE device SET accessExpiresAt = ? WHERE id = ?", [Date().addingTimeInterval(-1), clinician.id.canonical])
+            try await harness.sql(
+                sqlite: "UPDATE device SET accessExpiresAt = ? WHERE id = ?", postgres: "UPDATE device SET access_expires_at = ? WHERE id = ?",
+                [.date(Date().addingTimeInterval(-1)), .text(clinician.id.canonical)])
             let expired = try await client.pull(by: clinician)
             #expect(expired.status == .unauthorized)
             #expect(expired.errorCode == "access_expired")

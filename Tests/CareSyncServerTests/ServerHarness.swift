@@ -9,31 +9,51 @@ import NIOCore
 import SyncCore
 import Testing
 
-/// A server on a temporary SQLite file, and a client that signs requests the way syncctl will.
+/// A server on a store of its own (a temporary SQLite file, or a fresh PostgreSQL database when the
+/// suite runs on PostgreSQL: `TestEngine`), and a client that signs requests the way syncctl will.
 struct ServerHarness {
     let directory: URL
-    let database: ServerDatabase
+    let store: any ServerStore
     var configuration = ServerConfiguration()
 
-    init() throws {
+    init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("caresync-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        database = try ServerDatabase(path: directory.appendingPathComponent("server.sqlite").path)
+        store = try await TestEngine.current.openStore(in: directory)
         configuration.port = 0
     }
 
+    /// The same database opened again, as a restarted server (or another instance) would.
+    func reopen() async throws -> any ServerStore { try await CareSyncServer.openStore(store.location, logger: .quiet) }
+
+    /// The store as SQLite, for the tests of what only the SQLite engine has (its file, its migrations).
+    var sqlite: SQLiteStore {
+        get throws {
+            guard let store = store as? SQLiteStore else { throw TestEngine.NotThisEngine() }
+            return store
+        }
+    }
+
     func app(metrics: ServerMetrics = ServerMetrics(), logger: Logger = .quiet) throws -> some ApplicationProtocol {
-        try buildApplication(configuration: configuration, database: database, metrics: metrics, logger: logger)
+        try buildApplication(configuration: configuration, store: store, metrics: metrics, logger: logger)
     }
 
-    /// Runs SQL on the server's file behind its back: the way tests tamper with stored data.
-    func sql(_ statement: String, _ arguments: StatementArguments = []) throws {
-        let queue = try DatabaseQueue(path: database.path)
-        try queue.write { db in try db.execute(sql: statement, arguments: arguments) }
-        try queue.close()
+    /// Runs SQL on the server's database behind its back: the way tests tamper with stored data. Each
+    /// engine has its own statement (its own column names and functions); `?` marks an argument in both.
+    func sql(sqlite: String, postgres: String, _ arguments: [SQLArgument] = []) async throws {
+        if let store = store as? SQLiteStore {
+            let queue = try DatabaseQueue(path: store.path)
+            try await queue.write { db in try db.execute(sql: sqlite, arguments: StatementArguments(arguments.map(\.sqlite))) }
+            try queue.close()
+        } else {
+            try await TestEngine.execute(postgres, arguments, on: store.location)
+        }
     }
 
+    /// Removes the harness's files, and closes its store in the background (a `defer` cannot wait).
     func remove() {
+        let store = store
+        Task { try? await store.close() }
         try? FileManager.default.removeItem(at: directory)
     }
 }
@@ -131,7 +151,7 @@ extension TestClientProtocol {
 
     /// Enrolls an owner of a new diary, and optionally a caregiver and a clinician.
     func family(_ harness: ServerHarness) async throws -> (owner: TestDevice, caregiver: TestDevice, clinician: TestDevice) {
-        let (_, code) = try harness.database.createDiary(name: "Mia")
+        let (_, code) = try await harness.store.createDiary(name: "Mia")
         let owner = try await enroll(code: code, name: "mum's laptop")
         let caregiver = try await enroll(code: try await invite("caregiver", by: owner)["code"]!.stringValue!, name: "dad's desktop")
         let clinician = try await enroll(code: try await invite("clinician", by: owner)["code"]!.stringValue!, name: "Dr Okafor")
@@ -141,7 +161,7 @@ extension TestClientProtocol {
 
 /// Runs `body` against a fresh server through the router (no sockets), then removes its files.
 func withServer(_ body: @escaping @Sendable (ServerHarness, any TestClientProtocol) async throws -> Void) async throws {
-    let harness = try ServerHarness()
+    let harness = try await ServerHarness()
     defer { harness.remove() }
     try await harness.app().test(.router) { client in try await body(harness, client) }
 }

@@ -40,6 +40,18 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
 
     static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "bad_request", message) }
 
+    /// The answer to what the store refused.
+    init(_ refusal: StoreRefusal) {
+        switch refusal {
+        case .stampReused(let index, _, _): self.init(.conflict, "stamp_reused", refusal.description, details: ["index": .int(Int64(index))])
+        case .changeIDReused(let index, _):
+            self.init(.conflict, "change_id_reused", refusal.description, details: ["index": .int(Int64(index))])
+        case .typeChanged(let index, _): self.init(.conflict, "type_changed", refusal.description, details: ["index": .int(Int64(index))])
+        case .replayedNonce: self.init(.unauthorized, "replayed_nonce", refusal.description)
+        case .emptyDiaryName, .backupExists, .backupUnsupported: self.init(.badRequest, "bad_request", refusal.description)
+        }
+    }
+
     static func invalid(_ error: ValidationError, index: Int? = nil) -> APIError {
         var details: [String: JSONValue] = ["record": .string(error.record), "field": .string(error.field), "rule": .string(error.rule)]
         if let index { details["index"] = .int(Int64(index)) }

@@ -8,10 +8,10 @@ import SyncCore
 /// Builds the CareSync HTTP application. `caresync-server serve` runs it; tests call it too.
 /// Throws if TLS is configured and the certificate or key cannot be read.
 public func buildApplication(
-    configuration: ServerConfiguration, database: ServerDatabase, metrics: ServerMetrics = ServerMetrics(), logger: Logger? = nil
+    configuration: ServerConfiguration, store: any ServerStore, metrics: ServerMetrics = ServerMetrics(), logger: Logger? = nil
 ) throws -> some ApplicationProtocol {
     Application(
-        router: buildRouter(configuration: configuration, database: database, metrics: metrics),
+        router: buildRouter(configuration: configuration, store: store, metrics: metrics),
         server: try configuration.httpServer(metrics: metrics),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: "caresync-server",
@@ -20,17 +20,17 @@ public func buildApplication(
 }
 
 /// Every route of the API (docs/openapi.yaml lists the same), behind `RequestObserver`.
-func buildRouter(configuration: ServerConfiguration, database: ServerDatabase, metrics: ServerMetrics) -> Router<CareSyncRequestContext> {
-    database.report(to: metrics)
+func buildRouter(configuration: ServerConfiguration, store: any ServerStore, metrics: ServerMetrics) -> Router<CareSyncRequestContext> {
+    store.report(to: metrics)
     let routes = RouteTable()
     let router = Router(context: CareSyncRequestContext.self)
-    router.add(middleware: RequestObserver(routes: routes, metrics: metrics))
-    OperatorController(database: database, metrics: metrics, metricsToken: configuration.metricsToken).addRoutes(to: router)
+    router.add(middleware: RequestObserver(routes: routes, metrics: metrics, store: store))
+    OperatorController(store: store, metrics: metrics, metricsToken: configuration.metricsToken).addRoutes(to: router)
     let v1 = router.group("v1")
-    EnrollmentController(database: database, limiter: EnrollmentLimiter(database: database)).addRoutes(to: v1)
-    let diary = v1.group("diaries/:diary").add(middleware: RequestAuthenticator(database: database, configuration: configuration))
-    DiaryController(database: database, configuration: configuration).addRoutes(to: diary)
-    ChangesController(database: database, configuration: configuration).addRoutes(to: diary)
+    EnrollmentController(store: store, limiter: EnrollmentLimiter(store: store)).addRoutes(to: v1)
+    let diary = v1.group("diaries/:diary").add(middleware: RequestAuthenticator(store: store, configuration: configuration))
+    DiaryController(store: store, configuration: configuration).addRoutes(to: diary)
+    ChangesController(store: store, configuration: configuration, metrics: metrics).addRoutes(to: diary)
     routes.set(from: router)
     return router
 }

@@ -5,8 +5,9 @@ import SyncCore
 
 /// `POST` and `GET /v1/diaries/{diary}/changes`: push a batch of signed changes, pull pages after a cursor.
 struct ChangesController {
-    let database: ServerDatabase
+    let store: any ServerStore
     let configuration: ServerConfiguration
+    let metrics: ServerMetrics
 
     func addRoutes(to group: RouterGroup<CareSyncRequestContext>) {
         group.post("changes", use: push)
@@ -72,9 +73,15 @@ struct ChangesController {
             batch.append(StorableChange(received))
         }
         let storable = StorableBatch(batch, author: device.id, receivedAt: receivedAt)
-        let outcome = try await database.store(storable, diary: device.diaryId, nonce: context.pushNonce)
-        // Held to here, so that the changes are freed on this thread rather than on the database's one
-        // writer thread, which every push waits for (`ServerDatabase.store`).
+        let outcome: PushOutcome
+        do {
+            outcome = try await store.store(storable, diary: device.diaryId, nonce: context.pushNonce)
+        } catch let refusal as StoreRefusal {
+            throw APIError(refusal)
+        }
+        metrics.pushed(stored: outcome.stored, duplicates: outcome.duplicates)
+        // Held to here, so that the changes are freed on this thread rather than on the store's writer,
+        // which every push waits for.
         withExtendedLifetime(storable) {}
         return [
             "stored": .int(Int64(outcome.stored)), "duplicates": .int(Int64(outcome.duplicates)), "latest": .int(outcome.latest),
@@ -90,7 +97,8 @@ struct ChangesController {
         let after = try Self.integer(query["after"], name: "after", default: 0, range: 0...Int64.max)
         let limit = try Self.integer(
             query["limit"], name: "limit", default: Int64(configuration.defaultPageSize), range: 1...Int64(configuration.maxPageSize))
-        let page = try database.pull(diary: device.diaryId, after: after, limit: Int(limit))
+        let page = try await store.pull(diary: device.diaryId, after: after, limit: Int(limit))
+        metrics.pulled(page.bodies.count)
         var out: [UInt8] = []
         out.reserveCapacity(page.bodies.reduce(256) { $0 + $1.count + 1 })
         out.append(contentsOf: Array(#"{"changes":["#.utf8))
@@ -99,7 +107,7 @@ struct ChangesController {
             out.append(contentsOf: body)
         }
         let tail: JSONValue = [
-            "epoch": .string(database.epoch), "latest": .int(page.latest), "more": .bool(page.remaining > 0), "next": .int(page.next),
+            "epoch": .string(store.epoch), "latest": .int(page.latest), "more": .bool(page.remaining > 0), "next": .int(page.next),
             "remaining": .int(page.remaining),
         ]
         out.append(contentsOf: Array("],".utf8))

@@ -5,7 +5,7 @@ import SyncCore
 /// `GET /v1/diaries/{diary}` (who am I), the device list, invites and revocation.
 /// Every member may read the device list (the log shows who changed what); only owners invite and revoke.
 struct DiaryController {
-    let database: ServerDatabase
+    let store: any ServerStore
     let configuration: ServerConfiguration
 
     func addRoutes(to group: RouterGroup<CareSyncRequestContext>) {
@@ -19,8 +19,8 @@ struct DiaryController {
         _ = try RequestShape(request, body: context.body)
         let device = try context.requireDevice()
         return [
-            "diary": .string(device.diaryId), "name": .string(try await database.diaryName(device.diaryId) ?? ""),
-            "device": .string(device.id), "role": .string(device.role.rawValue), "epoch": .string(database.epoch),
+            "diary": .string(device.diaryId), "name": .string(try await store.diaryName(device.diaryId) ?? ""),
+            "device": .string(device.id), "role": .string(device.role.rawValue), "epoch": .string(store.epoch),
             "server_time": .int(Int64(Date().timeIntervalSince1970)),
         ]
     }
@@ -28,7 +28,7 @@ struct DiaryController {
     @Sendable func devices(_ request: Request, context: CareSyncRequestContext) async throws -> JSONValue {
         _ = try RequestShape(request, body: context.body)
         let device = try context.requireDevice()
-        return ["devices": .array(try await database.devices(diary: device.diaryId).map(\.json))]
+        return ["devices": .array(try await store.devices(diary: device.diaryId).map(\.json))]
     }
 
     @Sendable func revoke(_ request: Request, context: CareSyncRequestContext) async throws -> JSONValue {
@@ -38,7 +38,7 @@ struct DiaryController {
         guard target != owner.id else {
             throw APIError(.conflict, "cannot_revoke_self", "a device cannot revoke itself; revoke it from another owner device")
         }
-        guard let device = try await database.revoke(device: target, diary: owner.diaryId) else {
+        guard let device = try await store.revoke(device: target, diary: owner.diaryId, now: Date()) else {
             throw APIError(.notFound, "not_found", "this diary has no device \(target)")
         }
         return device.json
@@ -65,7 +65,7 @@ struct DiaryController {
         if accessLifetime != nil, role != .clinician {
             throw APIError.badRequest("only a clinician's access can expire")
         }
-        let (code, expiresAt) = try await database.createInvite(
+        let (code, expiresAt) = try await store.createInvite(
             diary: owner.diaryId, role: role, lifetime: .seconds(lifetime), accessLifetime: accessLifetime.map { .seconds($0) }, createdBy: owner.id)
         let response: JSONValue = [
             "code": .string(code), "diary": .string(owner.diaryId), "role": .string(role.rawValue),

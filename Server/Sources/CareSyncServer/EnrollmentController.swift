@@ -6,7 +6,7 @@ import SyncCore
 /// `POST /v1/enroll`: the one unauthenticated endpoint. It exchanges an invite code for a device id and
 /// a fresh key — the only time the key crosses the wire.
 struct EnrollmentController {
-    let database: ServerDatabase
+    let store: any ServerStore
     let limiter: EnrollmentLimiter
 
     func addRoutes(to group: RouterGroup<CareSyncRequestContext>) {
@@ -40,14 +40,14 @@ struct EnrollmentController {
                 "\"device_name\" must be one line of 1 to \(RecordSchema.deviceNameLimit) characters without control characters: it \(error.rule)",
                 details: ["field": .string(error.field), "rule": .string(error.rule)])
         }
-        guard let (device, diaryName) = try await database.enroll(code: code, deviceName: name, now: now) else {
+        guard let (device, diaryName) = try await store.enroll(code: code, deviceName: name, now: now) else {
             try await limiter.recordFailure(address, now: now)
             throw APIError(.unauthorized, "invalid_invite", "this invite code is unknown, already used or expired")
         }
         let response: JSONValue = [
             "diary": .string(device.diaryId), "diary_name": .string(diaryName), "device": .string(device.id),
             "role": .string(device.role.rawValue), "key": .string(Hex.encode(device.key)),
-            "epoch": .string(database.epoch), "server_time": .int(Int64(now.timeIntervalSince1970)),
+            "epoch": .string(store.epoch), "server_time": .int(Int64(now.timeIntervalSince1970)),
         ]
         return response.response(status: .created)
     }

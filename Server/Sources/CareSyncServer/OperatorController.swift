@@ -10,7 +10,7 @@ import SyncCore
 /// route is and how many refusals of each kind came, which is nobody else's business, and a token (rather
 /// than a listening address) still works when a reverse proxy forwards every path.
 struct OperatorController {
-    let database: ServerDatabase
+    let store: any ServerStore
     let metrics: ServerMetrics
     /// The bearer token `/metrics` asks for; nil leaves it off.
     let metricsToken: String?
@@ -24,10 +24,10 @@ struct OperatorController {
         _ = try RequestShape(request, body: [UInt8]())
         let schemaVersion: Int
         do {
-            schemaVersion = try await database.checkHealth()
+            schemaVersion = try await store.checkHealth(now: Date())
         } catch {
-            context.logger.error("health check failed", metadata: ["error": "\(error)"])
-            throw APIError(.serviceUnavailable, "unhealthy", "the database cannot be written: \(error)")
+            context.logger.error("health check failed", metadata: ["error": "\(store.describe(error))"])
+            throw APIError(.serviceUnavailable, "unhealthy", "the database cannot be written: \(store.describe(error))")
         }
         let answer: JSONValue = ["status": "ok", "database": "writable", "schema_version": .int(Int64(schemaVersion))]
         return answer.response(status: .ok)
@@ -47,6 +47,6 @@ struct OperatorController {
         }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition(walPath: database.path + "-wal"))))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition(logBytes: store.logBytes()))))
     }
 }

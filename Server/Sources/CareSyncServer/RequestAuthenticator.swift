@@ -12,7 +12,7 @@ public struct CareSyncRequestContext: RequestContext {
     var body: [UInt8] = []
     /// A push's nonce, verified but not yet spent: the push spends it in the transaction that stores
     /// its batch, so that a push costs one commit.
-    var pushNonce: ServerDatabase.SeenNonce?
+    var pushNonce: SeenNonce?
     /// The peer's IP address, where the transport knows it (not in router-level tests).
     let remoteAddress: String?
     /// The device and diary the authenticator found, for the request log.
@@ -36,7 +36,7 @@ public struct CareSyncRequestContext: RequestContext {
 struct RequestAuthenticator: RouterMiddleware {
     typealias Context = CareSyncRequestContext
 
-    let database: ServerDatabase
+    let store: any ServerStore
     let configuration: ServerConfiguration
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -71,7 +71,7 @@ struct RequestAuthenticator: RouterMiddleware {
         guard request.headers[.contentDigest] == digest else {
             throw APIError(.unauthorized, "digest_mismatch", "Content-Digest is missing or does not match the body")
         }
-        guard let device = try database.device(id: parameters.keyID.canonical) else {
+        guard let device = try await store.device(id: parameters.keyID.canonical) else {
             throw APIError(.unauthorized, "unknown_device", "no device \(parameters.keyID.canonical) is enrolled here")
         }
         let (path, query) = Self.splitTarget(request.head.path ?? "/")
@@ -82,11 +82,11 @@ struct RequestAuthenticator: RouterMiddleware {
             throw APIError(.unauthorized, "bad_signature", "the request signature does not verify with this device's key")
         }
         // Only a verified signature may spend a nonce, so nobody can fill the cache for a device.
-        let nonce = ServerDatabase.SeenNonce(
+        let nonce = SeenNonce(
             device: device.id, nonce: parameters.nonce, at: now, window: configuration.requestWindow.seconds * 2)
         if request.method == .post, context.endpointPath == ChangesRoute.path {
             context.pushNonce = nonce
-        } else if try await !database.spend(nonce) {
+        } else if try await !store.spend(nonce) {
             throw APIError.replayedNonce
         }
         if device.revokedAt != nil {
@@ -113,7 +113,7 @@ struct RequestAuthenticator: RouterMiddleware {
 }
 
 extension APIError {
-    static let replayedNonce = APIError(.unauthorized, "replayed_nonce", "this nonce was used before: every request needs a fresh one")
+    static let replayedNonce = APIError(StoreRefusal.replayedNonce)
 }
 
 extension HTTPField.Name {
@@ -126,21 +126,21 @@ extension HTTPField.Name {
 /// (and, behind a proxy that hides addresses, in all). The failures are kept in the database, so that a
 /// restart does not give a guesser a fresh allowance.
 struct EnrollmentLimiter {
-    let database: ServerDatabase
+    let store: any ServerStore
     let limit: Int
     let window: TimeInterval
 
-    init(database: ServerDatabase, limit: Int = 10, window: Duration = .seconds(60)) {
-        self.database = database
+    init(store: any ServerStore, limit: Int = 10, window: Duration = .seconds(60)) {
+        self.store = store
         self.limit = limit
         self.window = window.seconds
     }
 
     func isBlocked(_ address: String, now: Date) async throws -> Bool {
-        try await database.enrollmentFailures(from: address, since: now.addingTimeInterval(-window)) >= limit
+        try await store.enrollmentFailures(from: address, since: now.addingTimeInterval(-window)) >= limit
     }
 
     func recordFailure(_ address: String, now: Date) async throws {
-        try await database.recordEnrollmentFailure(from: address, at: now, forgetBefore: now.addingTimeInterval(-window))
+        try await store.recordEnrollmentFailure(from: address, at: now, forgetBefore: now.addingTimeInterval(-window))
     }
 }

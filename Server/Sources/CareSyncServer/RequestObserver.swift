@@ -16,6 +16,8 @@ struct RequestObserver: RouterMiddleware {
 
     let routes: RouteTable
     let metrics: ServerMetrics
+    /// The store, whose `describe` says what its engine's errors mean without their queries.
+    let store: any ServerStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
@@ -32,7 +34,7 @@ struct RequestObserver: RouterMiddleware {
             // Nobody reads this answer, but the log and metrics say what happened.
             refusal = APIError(.badRequest, "request_incomplete", "the request ended before its body did (\(error))")
         } catch {
-            context.logger.error("request failed", metadata: ["route": "\(route(of: context))", "error": "\(error)"])
+            context.logger.error("request failed", metadata: ["route": "\(route(of: context))", "error": "\(store.describe(error))"])
             refusal = APIError(
                 .internalServerError, "internal_error", "the server failed to handle this request; the operator can find it in the log")
         }

@@ -2,7 +2,6 @@ import Foundation
 
 /// Everything `caresync-server serve` can be told, with the defaults of SPEC section 4.
 public struct ServerConfiguration: Sendable {
-    public var databasePath = "./caresync.sqlite"
     public var host = "127.0.0.1"
     public var port = 8080
     /// How far ahead of the server's clock a change may be stamped.

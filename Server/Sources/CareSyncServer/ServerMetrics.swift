@@ -58,10 +58,10 @@ public final class ServerMetrics: Sendable {
 
     func pulled(_ count: Int) { pulledChanges.increment(by: count) }
 
-    /// The Prometheus text exposition of every metric, with the write-ahead log's size read now.
-    func exposition(walPath: String) -> [UInt8] {
-        let size = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
-        walBytes.record(size)
+    /// The Prometheus text exposition of every metric, with the write-ahead log's size read now (where
+    /// the engine shows it).
+    func exposition(logBytes: Int?) -> [UInt8] {
+        if let logBytes { walBytes.record(logBytes) }
         return registry.emitToBuffer()
     }
 }

@@ -8,20 +8,29 @@ import Logging
 struct CareSyncServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "caresync-server",
-        abstract: "The CareSync sync server: stores every signed change of a family's CRMO diary in SQLite.",
+        abstract: "The CareSync sync server: stores every signed change of a family's CRMO diary in SQLite or PostgreSQL.",
         subcommands: [Serve.self, CreateDiary.self, Verify.self, Backup.self],
         defaultSubcommand: Serve.self)
 }
 
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("db"), help: "The SQLite database file (created if missing).")
-    var path = "./caresync.sqlite"
+    @Option(
+        name: .customLong("db"),
+        help: ArgumentHelp(
+            "The SQLite database file (created if missing), or postgres://USER@HOST:PORT/DATABASE for PostgreSQL.",
+            discussion: "Default: $CARESYNC_DATABASE_URL if set, else ./caresync.sqlite."))
+    var location: String?
 
-    func open() throws -> ServerDatabase {
+    /// The database named by --db, $CARESYNC_DATABASE_URL or the default file.
+    var resolved: String { location ?? ProcessInfo.processInfo.environment["CARESYNC_DATABASE_URL"] ?? "./caresync.sqlite" }
+
+    func open(logger: Logger = Logger(label: "caresync-server")) async throws -> any ServerStore {
         do {
-            return try ServerDatabase(path: path)
+            return try await openStore(resolved, logger: logger)
+        } catch let error as SchemaTooNew {
+            throw ValidationError(error.description)
         } catch {
-            throw ValidationError("cannot open the database \(path): \(error)")
+            throw ValidationError("cannot open the database \(StoreLocation(resolved).display): \(error)")
         }
     }
 }
@@ -72,26 +81,25 @@ struct Serve: AsyncParsableCommand {
         configuration.requestHeadTimeout = .seconds(requestHeadTimeout)
         configuration.requestBodyTimeout = .seconds(requestBodyTimeout)
         if let metricsTokenFile { configuration.metricsToken = try Self.readToken(metricsTokenFile) }
-        configuration.databasePath = database.path
         configuration.host = host
         configuration.port = port
         configuration.maxClockSkew = .seconds(maxClockSkew)
         configuration.tlsCertificatePath = tlsCertificate
         configuration.tlsKeyPath = tlsKey
-        let store = try database.open()
+        let store = try await database.open(logger: logger)
         logger.info(
             "database ready",
             metadata: [
-                "db": "\(database.path)", "epoch": "\(store.epoch)", "tls": "\(tlsCertificate == nil ? "off" : "on")",
+                "db": "\(store.location)", "epoch": "\(store.epoch)", "tls": "\(tlsCertificate == nil ? "off" : "on")",
                 "metrics": "\(metricsTokenFile == nil ? "off" : "on")",
             ])
         do {
-            try await buildApplication(configuration: configuration, database: store, logger: logger).runService()
+            try await buildApplication(configuration: configuration, store: store, logger: logger).runService()
         } catch let error as TLSSetupError {
             throw ValidationError(error.description)
         }
         do {
-            try store.close()
+            try await store.close()
         } catch {
             logger.warning(
                 "the database did not close cleanly; its log stays beside it and is replayed at the next start", metadata: ["error": "\(error)"])
@@ -112,7 +120,7 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-struct CreateDiary: ParsableCommand {
+struct CreateDiary: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create-diary", abstract: "Create a diary and print its one-time owner invite code (alone on the last line).")
 
@@ -120,8 +128,17 @@ struct CreateDiary: ParsableCommand {
     @Option(help: "The diary's name, e.g. the child's first name.") var name: String
     @Flag(help: "Print one JSON object with code and diary.") var json = false
 
-    func run() throws {
-        let (diary, code) = try database.open().createDiary(name: name)
+    func run() async throws {
+        let store = try await database.open()
+        let created: (diary: String, code: String)
+        do {
+            created = try await store.createDiary(name: name)
+        } catch let refusal as StoreRefusal {
+            try? await store.close()
+            throw ValidationError(refusal.description)
+        }
+        try await store.close()
+        let (diary, code) = created
         if json {
             print(#"{"code":"\#(code)","diary":"\#(diary)"}"#)
         } else {
@@ -132,29 +149,43 @@ struct CreateDiary: ParsableCommand {
     }
 }
 
-struct Verify: ParsableCommand {
+struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-check every stored change's signature and the stored state against a replay of the log; exit 1 on any fault.")
 
     @OptionGroup var database: DatabaseOptions
 
-    func run() throws {
-        let report = try ServerAudit(database: database.open()).run()
+    func run() async throws {
+        let store = try await database.open()
+        let report = try await store.audit()
+        try await store.close()
         for fault in report.faults { print("FAULT \(fault)") }
         print("\(report.changesChecked) changes checked, \(report.faults.count) faults")
         if !report.faults.isEmpty { throw ExitCode.failure }
     }
 }
 
-struct Backup: ParsableCommand {
+struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a consistent copy of the database while the server runs; the copy gets a new epoch.")
+        abstract: "Write a consistent copy of the database while the server runs; the copy gets a new epoch.",
+        discussion: "SQLite only: a PostgreSQL database is copied with pg_dump, and backup says so and exits 2.")
 
     @OptionGroup var database: DatabaseOptions
     @Option(name: .customLong("to"), help: "The backup file to create (must not exist).") var destination: String
 
-    func run() throws {
-        try database.open().backup(to: destination)
+    func run() async throws {
+        let store = try await database.open()
+        do {
+            try await store.backup(to: destination)
+            try await store.close()
+        } catch let refusal as StoreRefusal {
+            try? await store.close()
+            if case .backupUnsupported = refusal {
+                FileHandle.standardError.write(Data("caresync-server: \(refusal.description)\n".utf8))
+                throw ExitCode(2)
+            }
+            throw ValidationError(refusal.description)
+        }
         print("backup written to \(destination)")
     }
 }

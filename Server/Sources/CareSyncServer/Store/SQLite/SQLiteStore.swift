@@ -4,12 +4,13 @@ import Synchronization
 import SQLiteSupport
 import SyncCore
 
-/// The server's SQLite database: a WAL `DatabasePool` with `synchronous=FULL`, so that a change is on
-/// disk before its push is acknowledged. Every write is one transaction: a push batch commits whole or
-/// not at all.
-public final class ServerDatabase: Sendable {
+/// The server's store in one SQLite file: a WAL `DatabasePool` with `synchronous=FULL`, so that a change
+/// is on disk before its push is acknowledged. Every write is one transaction: a push batch commits
+/// whole or not at all. One process serves a file; several instances need `PostgresStore`.
+public final class SQLiteStore: ServerStore {
     let pool: DatabasePool
     public let path: String
+    public var location: String { path }
     /// The server's identity, sent with every pull. It is fixed for the life of a database file:
     /// only the copy that `backup` writes gets a new one.
     public let epoch: String
@@ -31,7 +32,7 @@ public final class ServerDatabase: Sendable {
         }
         self.path = path
         pool = try DatabasePool(path: path, configuration: configuration)
-        try ServerSchema.migrator.migrate(pool)
+        try SQLiteSchema.migrate(pool, location: path)
         // A push's savepoint journals the pages it changes; past 64 KiB, SQLite would spill that journal,
         // medical records included, to a file in the system's temporary folder (/var/tmp), created and
         // deleted for every push. On the writer, after the migrations (whose index builds may sort more
@@ -58,52 +59,33 @@ public final class ServerDatabase: Sendable {
         try pool.close()
     }
 
+    public func logBytes() -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+    }
+
     /// Leaves the whole database in its file, the log emptied, when the last reference goes
     /// (`WALCheckpointer.close`), if `close()` did not already.
     deinit { checkpointer.close() }
 
     // MARK: Diaries, invites, devices
 
-    /// Creates a diary and its one-time owner invite.
-    public func createDiary(name: String, inviteLifetime: Duration = .seconds(7 * 86_400), now: Date = Date()) throws -> (
-        diary: String, code: String
-    ) {
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw APIError.badRequest("the diary needs a name") }
-        let diary = Diary(id: UUID.version7(now: now).canonical, name: trimmed, createdAt: now)
-        let code = InviteCode.generate()
-        try pool.write { db in
+    public func insert(diary: Diary, ownerInvite: Invite) async throws {
+        try await pool.write { db in
             try diary.insert(db)
-            try Invite(
-                codeHash: InviteCode.hash(code.text), diaryId: diary.id, role: .owner, createdAt: now,
-                expiresAt: now.addingTimeInterval(inviteLifetime.seconds), accessExpiresAt: nil, createdBy: nil
-            ).insert(db)
+            try ownerInvite.insert(db)
         }
-        return (diary.id, code.text)
     }
 
-    func createInvite(
-        diary: String, role: DeviceRole, lifetime: Duration, accessLifetime: Duration?, createdBy: String, now: Date = Date()
-    ) async throws -> (code: String, expiresAt: Date) {
-        let code = InviteCode.generate()
-        let invite = Invite(
-            codeHash: InviteCode.hash(code.text), diaryId: diary, role: role, createdAt: now, expiresAt: now.addingTimeInterval(lifetime.seconds),
-            accessExpiresAt: accessLifetime.map { now.addingTimeInterval($0.seconds) }, createdBy: createdBy)
+    public func insert(invite: Invite) async throws {
         try await pool.write { db in try invite.insert(db) }
-        return (code.text, invite.expiresAt)
     }
 
-    /// Exchanges an unused, unexpired invite for a new device and its fresh key, in one transaction so
-    /// that a code can never be used twice. Returns nil if the code is unknown, used or expired.
-    func enroll(code: String, deviceName: String, now: Date = Date()) async throws -> (device: Device, diaryName: String)? {
-        let key = DeviceKey.generate()
-        return try await pool.write { db -> (Device, String)? in
-            guard var invite = try Invite.fetchOne(db, key: InviteCode.hash(code)), invite.usedAt == nil, invite.expiresAt > now,
+    public func enroll(codeHash: String, now: Date, makeDevice: @Sendable (Invite) -> Device) async throws -> (device: Device, diaryName: String)? {
+        try await pool.write { db -> (Device, String)? in
+            guard var invite = try Invite.fetchOne(db, key: codeHash), invite.usedAt == nil, invite.expiresAt > now,
                 let diary = try Diary.fetchOne(db, key: invite.diaryId)
             else { return nil }
-            let device = Device(
-                id: UUID.version7(now: now).canonical, diaryId: invite.diaryId, name: deviceName, role: invite.role,
-                key: key.symmetricKey.withUnsafeBytes { Data($0) }, createdAt: now, accessExpiresAt: invite.accessExpiresAt, revokedAt: nil)
+            let device = makeDevice(invite)
             try device.insert(db)
             invite.usedAt = now
             invite.usedBy = device.id
@@ -116,24 +98,24 @@ public final class ServerDatabase: Sendable {
     /// writer, and costs less than handing it to GRDB's reader queues and back (measured with 50 devices
     /// syncing at once: 19–38 ms of waiting for each 0.1 ms read), on a connection of its own
     /// (`DatabaseQueue.oneStatementReader`).
-    func device(id: String) throws -> Device? {
+    public func device(id: String) throws -> Device? {
         try deviceReader.inDatabase { db in
             try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id])
         }
     }
 
-    func devices(diary: String) async throws -> [Device] {
+    public func devices(diary: String) async throws -> [Device] {
         try await pool.read { db in
             try Device.filter(Column("diaryId") == diary).order(Column("createdAt"), Column("id")).fetchAll(db)
         }
     }
 
-    func diaryName(_ id: String) async throws -> String? {
+    public func diaryName(_ id: String) async throws -> String? {
         try await pool.read { db in try Diary.fetchOne(db, key: id)?.name }
     }
 
     /// Revokes a device of the diary; returns it, or nil if the diary has no such device.
-    func revoke(device id: String, diary: String, now: Date = Date()) async throws -> Device? {
+    public func revoke(device id: String, diary: String, now: Date) async throws -> Device? {
         try await pool.write { db -> Device? in
             guard var device = try Device.fetchOne(db, key: id), device.diaryId == diary else { return nil }
             if device.revokedAt == nil {
@@ -145,7 +127,7 @@ public final class ServerDatabase: Sendable {
     }
 
     /// How many enrollments failed from `address` since `since`.
-    func enrollmentFailures(from address: String, since: Date) async throws -> Int {
+    public func enrollmentFailures(from address: String, since: Date) async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM enrollmentFailure WHERE address = ? AND failedAt >= ?",
@@ -154,7 +136,7 @@ public final class ServerDatabase: Sendable {
     }
 
     /// Records a failed enrollment from `address`, and forgets those before `forgetBefore`.
-    func recordEnrollmentFailure(from address: String, at now: Date, forgetBefore: Date) async throws {
+    public func recordEnrollmentFailure(from address: String, at now: Date, forgetBefore: Date) async throws {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM enrollmentFailure WHERE failedAt < ?", arguments: [forgetBefore.timeIntervalSince1970])
             try db.execute(
@@ -164,10 +146,10 @@ public final class ServerDatabase: Sendable {
 
     /// Writes the health-check row and returns the number of schema migrations applied; throws if the
     /// database cannot be read or written.
-    func checkHealth(now: Date = Date()) async throws -> Int {
+    public func checkHealth(now: Date) async throws -> Int {
         try await pool.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO healthCheck (id, checkedAt) VALUES (1, ?)", arguments: [now.timeIntervalSince1970])
-            return try ServerSchema.migrator.appliedIdentifiers(db).count
+            return try SQLiteSchema.migrator.appliedIdentifiers(db).count
         }
     }
 
@@ -201,29 +183,10 @@ public final class ServerDatabase: Sendable {
 
     private let commitQueue = Mutex(CommitQueue())
 
-    /// The outcome of a push that was stored.
-    struct PushOutcome: Sendable {
-        var stored = 0
-        var duplicates = 0
-        var latest: Int64 = 0
-        /// The diary's last sequence number before this push stored anything (`ChangeWriter.previousSeq`).
-        var previous: Int64 = 0
-    }
-
-    /// A request's nonce, spent once its signature verified.
-    struct SeenNonce: Sendable {
-        let device: String
-        let nonce: String
-        let at: Date
-        /// How long the nonce stays refused: beyond it, the request's timestamp is refused as stale anyway.
-        let window: TimeInterval
-    }
-
-    /// Where commits, pushed and pulled changes are counted, once a server serves this database.
+    /// Where commits are counted, once a server serves this database.
     private let metrics = Mutex<ServerMetrics?>(nil)
 
-    /// Counts this database's commits and changes in `metrics` from now on.
-    func report(to metrics: ServerMetrics) {
+    public func report(to metrics: ServerMetrics) {
         self.metrics.withLock { $0 = metrics }
     }
 
@@ -237,19 +200,17 @@ public final class ServerDatabase: Sendable {
     ///
     /// `nonce`, the push request's, is spent in the batch's savepoint: a replayed push stores nothing
     /// and is refused as `replayed_nonce`.
-    func store(_ batch: StorableBatch, diary: String, nonce: SeenNonce? = nil) async throws -> PushOutcome {
-        let outcome = try await withCheckedThrowingContinuation { continuation in
+    public func store(_ batch: StorableBatch, diary: String, nonce: SeenNonce?) async throws -> PushOutcome {
+        try await withCheckedThrowingContinuation { continuation in
             enqueue(.push(batch, diary: diary, nonce: nonce, continuation))
         }
-        metrics.withLock { $0 }?.pushed(stored: outcome.stored, duplicates: outcome.duplicates)
-        return outcome
     }
 
     /// Spends a request's nonce: true if its device had not used it within the window, false for a replay.
     /// Kept in the database, durably before the request goes on, so that neither a restart nor another
     /// server over the same file accepts the request again. It rides the pushes' group commit, so many
     /// devices' requests share one fsync.
-    func spend(_ nonce: SeenNonce) async throws -> Bool {
+    public func spend(_ nonce: SeenNonce) async throws -> Bool {
         try await withCheckedThrowingContinuation { continuation in
             enqueue(.nonce(nonce, continuation))
         }
@@ -295,7 +256,7 @@ public final class ServerDatabase: Sendable {
                                 case .push(let batch, let diary, let nonce, _):
                                     var outcome = PushOutcome()
                                     try db.inSavepoint {
-                                        if let nonce, try !Self.insert(nonce, in: db) { throw APIError.replayedNonce }
+                                        if let nonce, try !Self.insert(nonce, in: db) { throw StoreRefusal.replayedNonce }
                                         outcome = try Self.write(batch, diary: diary, in: db)
                                         return .commit
                                     }
@@ -389,30 +350,13 @@ public final class ServerDatabase: Sendable {
         return outcome
     }
 
-    /// One page of a pull.
-    struct PullPage: Sendable {
-        var bodies: [[UInt8]]
-        /// The cursor to ask from next: the last change's sequence number, or `after` if none.
-        var next: Int64
-        /// How many changes remain after this page.
-        var remaining: Int64
-        /// The greatest sequence number in the diary; a device holding a greater cursor talks to a restored server.
-        var latest: Int64
-    }
-
     /// The changes of a diary after a cursor, in the order they were stored. One read transaction, so
     /// the page and the counts agree even while pushes commit. Read on the caller's thread (see `device(id:)`).
     ///
     /// The log is indexed by diary and ordinal, not by diary and sequence number (migration v6: one
     /// index fewer for every change pushed). Ordinals rise with sequence numbers within a diary, so the
     /// changes after a cursor are those after its ordinal, which the cursor's own row gives.
-    func pull(diary: String, after cursor: Int64, limit: Int) throws -> PullPage {
-        let page = try readPage(diary: diary, after: cursor, limit: limit)
-        metrics.withLock { $0 }?.pulled(page.bodies.count)
-        return page
-    }
-
-    private func readPage(diary: String, after cursor: Int64, limit: Int) throws -> PullPage {
+    public func pull(diary: String, after cursor: Int64, limit: Int) throws -> PullPage {
         try pool.read { db in
             let start = try Self.ordinal(after: cursor, diary: diary, in: db)
             // Read without GRDB's rows, which were most of the server's part of a pull.
@@ -448,11 +392,5 @@ public final class ServerDatabase: Sendable {
         return try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT ordinal FROM change WHERE diaryId = ? AND seq <= ? ORDER BY ordinal DESC LIMIT 1"),
             arguments: [diary, cursor]) ?? 0
-    }
-}
-
-extension Duration {
-    var seconds: TimeInterval {
-        TimeInterval(components.seconds) + TimeInterval(components.attoseconds) / 1e18
     }
 }

@@ -7,9 +7,17 @@ import SyncCore
 ///
 /// Constraints do the refusing even where Swift code might be wrong: NOT NULL, CHECK, UNIQUE and
 /// foreign keys. The change log is append-only: nothing in the server updates or deletes a change.
-enum ServerSchema {
+enum SQLiteSchema {
     /// Rows a migration that rewrites a table reads at a time.
     static let migrationPageRows = 1_000
+
+    /// Migrates the database to this version's schema; refuses one that a newer server migrated further.
+    static func migrate(_ pool: DatabasePool, location: String) throws {
+        let migrator = migrator
+        let unknown = try pool.writeWithoutTransaction { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
+        guard unknown.isEmpty else { throw SchemaTooNew(location: location, unknown: Array(unknown)) }
+        try migrator.migrate(pool)
+    }
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -199,100 +207,14 @@ enum ServerSchema {
     }
 }
 
-/// The current state of a record, as the server keeps it in `record.fields`: for each field, the change
-/// whose value wins, grouped by change, with that change's stamp (canonical JSON):
-/// `{"<change id>": {"fields": ["notes", "pain", …], "stamp": "<HLC@device>"}, …}`. The values themselves
-/// are in the changes' signed bodies.
-///
-/// A record whose every field was set by the one change the log holds for it (a push mostly creates
-/// records) names that change by its sequence number instead (`SoleRecord`, `{"sole": 123}`): its
-/// fields and stamp are in the change's signed body, and `read(_:in:)` takes them from there. The row
-/// takes about a third of the space, and a push writes one for every new record (docs/PERFORMANCE.md).
-/// The record's next change writes it out in full.
-///
-/// Migration v4 wrote the values too, `{"<change id>": {"stamp": "…", "values": {"pain": 6, …}}, …}`;
-/// `read` reads that form for migration v5.
-enum CurrentFields {
-    struct Entry: Equatable {
-        let stamp: String
-        let change: String
-    }
-
-    /// Whether a value written with (`stamp`, `change`) wins over the stored entry: the greater stamp,
-    /// then the greater change id. Stamp texts sort as stamps do.
-    static func wins(stamp: String, change: String, over entry: Entry) -> Bool {
-        stamp != entry.stamp ? stamp > entry.stamp : change > entry.change
-    }
-
+extension CurrentFields {
     /// The entries of a stored record in any form, reading the change that a record of one change names.
     static func read(_ data: Data, in db: Database) throws -> [String: Entry] {
         guard let seq = SoleRecord.seq(in: data) else { return try read(data) }
         guard let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM change WHERE seq = ?"), arguments: [seq]) else {
             throw JSONParseError("stored current state names change seq \(seq), which the log does not hold")
         }
-        let change = try SignedChange(wireValue: try JSONValue(parsing: body)).change
-        let entry = Entry(stamp: change.stamp.text, change: change.id.canonical)
-        return change.fields.mapValues { _ in entry }
-    }
-
-    /// The entries of a record stored in full (not `{"sole": seq}`).
-    static func read(_ data: Data) throws -> [String: Entry] {
-        try read(try JSONValue(parsing: data))
-    }
-
-    private static func read(_ stored: JSONValue) throws -> [String: Entry] {
-        var entries: [String: Entry] = [:]
-        for (change, member) in stored.objectValue ?? [:] {
-            guard let members = member.objectValue, let stamp = members["stamp"]?.stringValue,
-                let names = members["fields"]?.arrayValue ?? members["values"]?.objectValue?.keys.map(JSONValue.string)
-            else { throw JSONParseError("stored current state of change \(change) needs its fields and stamp") }
-            for name in names {
-                guard let name = name.stringValue else {
-                    throw JSONParseError("stored current state of change \(change) lists a field that is not a name")
-                }
-                guard entries.updateValue(Entry(stamp: stamp, change: change), forKey: name) == nil else {
-                    throw JSONParseError("stored current state of \(name) is listed under two changes")
-                }
-            }
-        }
-        return entries
-    }
-
-    /// The canonical bytes of the entries, written directly rather than through a JSON tree: a push
-    /// writes them once for every record it touches.
-    static func bytes(_ entries: [String: Entry]) -> [UInt8] {
-        // Grouped in a list, not a dictionary: a record's fields are won by a few changes at most (one,
-        // for a record never edited), and comparing ids costs less than hashing them.
-        var groups: [(entry: Entry, names: [String])] = []
-        for (name, entry) in entries {
-            if let index = groups.firstIndex(where: { $0.entry.change == entry.change }) {
-                groups[index].names.append(name)
-            } else {
-                groups.append((entry, [name]))
-            }
-        }
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        out.reserveCapacity(64 + 128 * groups.count)
-        // Change ids are lowercase hex: their bytes' order is the canonical order of the keys.
-        for (index, group) in groups.sorted(by: { $0.entry.change.utf8.lexicographicallyPrecedes($1.entry.change.utf8) }).enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            append(change: group.entry.change, stamp: group.entry.stamp, names: group.names, to: &out)
-        }
-        out.append(UInt8(ascii: "}"))
-        return out
-    }
-
-    /// `"<change>":{"fields":[…],"stamp":"<stamp>"}`, the names in the order of their bytes.
-    private static func append(change: String, stamp: String, names: [String], to out: inout [UInt8]) {
-        JSONValue.appendCanonicalString(change, to: &out)
-        out.append(contentsOf: #":{"fields":["#.utf8)
-        for (position, name) in names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-            if position > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.appendCanonicalString(name, to: &out)
-        }
-        out.append(contentsOf: #"],"stamp":"#.utf8)
-        JSONValue.appendCanonicalString(stamp, to: &out)
-        out.append(contentsOf: "}".utf8)
+        return try entries(ofSoleChange: body)
     }
 }
 

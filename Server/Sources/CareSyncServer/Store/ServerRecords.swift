@@ -1,17 +1,16 @@
 import Crypto
 import Foundation
-import GRDB
 import SyncCore
 
 /// A diary: one child's record, shared by its devices.
-struct Diary: Codable, FetchableRecord, PersistableRecord, Sendable {
+public struct Diary: Codable, Sendable {
     var id: String
     var name: String
     var createdAt: Date
 }
 
 /// An enrolled device and its key. The key never leaves the server after enrollment.
-struct Device: Codable, FetchableRecord, PersistableRecord, Sendable {
+public struct Device: Codable, Sendable {
     var id: String
     var diaryId: String
     var name: String
@@ -33,23 +32,8 @@ struct Device: Codable, FetchableRecord, PersistableRecord, Sendable {
     }
 }
 
-extension Device {
-    /// Read column by column rather than through `Decodable`, which cost about as much as running
-    /// the query: every signed request reads its device. A value that does not convert throws, as decoding did.
-    init(row: Row) throws {
-        id = try row.decode(forColumn: "id")
-        diaryId = try row.decode(forColumn: "diaryId")
-        name = try row.decode(forColumn: "name")
-        role = try row.decode(forColumn: "role")
-        key = try row.decode(forColumn: "key")
-        createdAt = try row.decode(forColumn: "createdAt")
-        accessExpiresAt = try row.decode(forColumn: "accessExpiresAt")
-        revokedAt = try row.decode(forColumn: "revokedAt")
-    }
-}
-
 /// A single-use, expiring invitation to join a diary with a role.
-struct Invite: Codable, FetchableRecord, PersistableRecord, Sendable {
+public struct Invite: Codable, Sendable {
     var codeHash: String
     var diaryId: String
     var role: DeviceRole
@@ -61,4 +45,11 @@ struct Invite: Codable, FetchableRecord, PersistableRecord, Sendable {
     var usedBy: String?
 }
 
-extension DeviceRole: DatabaseValueConvertible {}
+extension Device {
+    /// The device an invite makes: the invite's diary, role and access expiry, with its own id, name and key.
+    init(enrolling invite: Invite, id: String, name: String, key: Data, at now: Date) {
+        self.init(
+            id: id, diaryId: invite.diaryId, name: name, role: invite.role, key: key, createdAt: now, accessExpiresAt: invite.accessExpiresAt,
+            revokedAt: nil)
+    }
+}

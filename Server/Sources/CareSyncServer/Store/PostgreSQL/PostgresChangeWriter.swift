@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import SyncCore
+
+/// Stores one push's verified changes in a transaction holding its diary's row lock: a few statements
+/// whatever the batch's size. It reads what the batch could collide with (its ids, its stamps, its
+/// records), decides each change in Swift by the rules SQLite's `ChangeWriter` keeps (a duplicate is
+/// skipped; an id reused with other content, a reused stamp or a change of type refuses the batch),
+/// then inserts the new changes at the diary's next ordinals and writes their records back.
+struct PostgresChangeWriter {
+    let connection: PostgresConnection
+    let diary: String
+    let batch: StorableBatch
+    let logger: Logger
+
+    init(connection: PostgresConnection, diary: String, batch: StorableBatch, logger: Logger) async throws {
+        self.connection = connection
+        self.diary = diary
+        self.batch = batch
+        self.logger = logger
+    }
+
+    mutating func write() async throws -> PushOutcome {
+        // The lock orders this diary's pushes: the next one reads `last_ordinal` after this one commits.
+        guard
+            let previous = try await connection.query("SELECT last_ordinal FROM diary WHERE id = \(diary) FOR UPDATE", logger: logger).decode(
+                Int64.self
+            ).first(where: { _ in true })
+        else { throw PostgresRowError("no diary \(diary)") }
+        let changes = batch.changes
+        var storedBodies: [String: [UInt8]] = [:]
+        for try await (id, body) in try await connection.query(
+            "SELECT id, body FROM change WHERE id = ANY(\(changes.map(\.id)))", logger: logger
+        ).decode((String, ByteBuffer).self) {
+            storedBodies[id] = Array(body.readableBytesView)
+        }
+        var stampOwners: [Int64: String] = [:]
+        for try await (hlc, id) in try await connection.query(
+            "SELECT hlc, id FROM change WHERE author = \(batch.author) AND hlc = ANY(\(changes.map { $0.change.hlc.packed }))", logger: logger
+        ).decode((Int64, String).self) {
+            stampOwners[hlc] = id
+        }
+        var records: [UUID: CurrentRecord] = [:]
+        for try await (id, type, fields) in try await connection.query(
+            "SELECT id, type, fields FROM record WHERE diary_id = \(diary) AND id = ANY(\(Array(Set(changes.map(\.record)))))", logger: logger
+        ).decode((String, String, ByteBuffer).self) {
+            guard let uuid = UUID(canonical: id) else { continue }
+            records[uuid] = CurrentRecord(
+                id: id, type: RecordType(rawValue: type), fields: try CurrentFields.read(Data(fields.readableBytesView)), exists: true)
+        }
+
+        var outcome = PushOutcome(latest: previous, previous: previous)
+        var inserted: [StorableChange] = []
+        for (index, storable) in changes.enumerated() {
+            if let body = storedBodies[storable.id] {
+                guard body == storable.body else { throw StoreRefusal.changeIDReused(index: index, change: storable.id) }
+                outcome.duplicates += 1
+                continue
+            }
+            let hlc = storable.change.hlc.packed
+            if let owner = stampOwners[hlc] { throw StoreRefusal.stampReused(index: index, change: storable.id, storedChange: owner) }
+            outcome.latest += 1
+            do {
+                try records[storable.change.record, default: CurrentRecord(id: storable.record, type: nil, fields: [:], exists: false)].store(
+                    storable, seq: outcome.latest)
+            } catch {
+                throw StoreRefusal.typeChanged(index: index, reason: error.description)
+            }
+            // Later changes of the batch meet this one as stored.
+            storedBodies[storable.id] = storable.body
+            stampOwners[hlc] = storable.id
+            inserted.append(storable)
+        }
+        outcome.stored = inserted.count
+        guard !inserted.isEmpty else { return outcome }
+
+        try await connection.query(
+            """
+            INSERT INTO change (diary_id, ordinal, id, record_id, type, hlc, author, body, received_at)
+            SELECT \(diary), n.ordinal, n.id, n.record_id, n.type, n.hlc, \(batch.author), n.body, \(batch.receivedAt)
+            FROM unnest(\(Array(previous + 1...outcome.latest)), \(inserted.map(\.id)), \(inserted.map(\.record)),
+                        \(inserted.map(\.change.type.rawValue)), \(inserted.map { $0.change.hlc.packed }),
+                        \(inserted.map { ByteBuffer(bytes: $0.body) })) AS n(ordinal, id, record_id, type, hlc, body)
+            """, logger: logger)
+        let touched = records.values.filter(\.touched)
+        try await connection.query(
+            """
+            INSERT INTO record (diary_id, id, type, fields)
+            SELECT \(diary), r.id, r.type, r.fields FROM unnest(\(touched.map(\.id)), \(touched.map { $0.type?.rawValue ?? "" }),
+                                                            \(touched.map { ByteBuffer(bytes: $0.fullBytes) })) AS r(id, type, fields)
+            ON CONFLICT (diary_id, id) DO UPDATE SET fields = EXCLUDED.fields
+            """, logger: logger)
+        try await connection.query("UPDATE diary SET last_ordinal = \(outcome.latest) WHERE id = \(diary)", logger: logger)
+        return outcome
+    }
+}

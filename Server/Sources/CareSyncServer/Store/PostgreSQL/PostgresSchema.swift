@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The server's schema on PostgreSQL, one numbered migration per change; a migration is never edited
+/// once shipped. As on SQLite, the constraints do the refusing even where Swift code might be wrong.
+///
+/// Several instances may start at once over one database: each migrates inside a transaction that
+/// first takes one advisory lock, so the migrations run once and the others find them applied. An
+/// instance refuses a database that a newer server migrated further (`SchemaTooNew`).
+enum PostgresSchema {
+    struct Migration {
+        let version: Int
+        let name: String
+        /// One statement each: PostgreSQL's extended protocol takes one at a time.
+        let statements: [String]
+    }
+
+    /// The advisory lock migrations take: "CareSync" in ASCII, as a number no other program picks by chance.
+    static let migrationLock: Int64 = 0x4361_7265_5379_6E63
+
+    /// A record type's form, as SQLite's migration v8 checks it: records of a newer kind are kept.
+    static let recordTypeCheck = "type ~ '^[a-z][a-z0-9-]{0,31}$'"
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "v1: diaries, devices, invites, the change log with per-diary ordinals, current records, nonces, enrollment failures",
+            statements: [
+                """
+                CREATE TABLE server_identity (
+                    id integer PRIMARY KEY CHECK (id = 1),
+                    epoch text NOT NULL CHECK (length(epoch) = 36))
+                """,
+                // last_ordinal: the diary's last change's position. A push takes this row's lock and its next
+                // ordinals in the transaction that inserts its changes, so positions become visible in order.
+                """
+                CREATE TABLE diary (
+                    id text PRIMARY KEY CHECK (length(id) = 36),
+                    name text NOT NULL CHECK (length(btrim(name)) > 0),
+                    created_at timestamptz NOT NULL,
+                    last_ordinal bigint NOT NULL DEFAULT 0 CHECK (last_ordinal >= 0))
+                """,
+                """
+                CREATE TABLE device (
+                    id text PRIMARY KEY CHECK (length(id) = 36),
+                    diary_id text NOT NULL REFERENCES diary,
+                    name text NOT NULL CHECK (length(btrim(name)) > 0),
+                    role text NOT NULL CHECK (role IN ('owner', 'caregiver', 'clinician')),
+                    key bytea NOT NULL CHECK (length(key) = 32),
+                    created_at timestamptz NOT NULL,
+                    access_expires_at timestamptz,
+                    revoked_at timestamptz)
+                """,
+                "CREATE INDEX device_by_diary ON device (diary_id, created_at, id)",
+                // The SHA-256 of the code: the code itself is a secret and is not kept.
+                """
+                CREATE TABLE invite (
+                    code_hash text PRIMARY KEY CHECK (length(code_hash) = 64),
+                    diary_id text NOT NULL REFERENCES diary,
+                    role text NOT NULL CHECK (role IN ('owner', 'caregiver', 'clinician')),
+                    created_at timestamptz NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    access_expires_at timestamptz,
+                    created_by text REFERENCES device,
+                    used_at timestamptz,
+                    used_by text REFERENCES device,
+                    CHECK ((used_at IS NULL) = (used_by IS NULL)))
+                """,
+                // The log, append-only: nothing updates or deletes a change. Its position in the diary is the
+                // pull cursor; ordinals of a diary run 1, 2, 3, … without a gap.
+                """
+                CREATE TABLE change (
+                    diary_id text NOT NULL REFERENCES diary,
+                    ordinal bigint NOT NULL CHECK (ordinal > 0),
+                    id text NOT NULL UNIQUE CHECK (length(id) = 36),
+                    record_id text NOT NULL CHECK (length(record_id) = 36),
+                    type text NOT NULL CHECK (\(recordTypeCheck)),
+                    hlc bigint NOT NULL,
+                    author text NOT NULL REFERENCES device,
+                    body bytea NOT NULL,
+                    received_at timestamptz NOT NULL,
+                    PRIMARY KEY (diary_id, ordinal),
+                    UNIQUE (author, hlc))
+                """,
+                "CREATE INDEX change_by_record ON change (diary_id, record_id, ordinal)",
+                // For each field, the change whose value wins, with its stamp (`CurrentFields`, always in full).
+                """
+                CREATE TABLE record (
+                    diary_id text NOT NULL REFERENCES diary,
+                    id text NOT NULL CHECK (length(id) = 36),
+                    type text NOT NULL CHECK (\(recordTypeCheck)),
+                    fields bytea NOT NULL,
+                    PRIMARY KEY (diary_id, id))
+                """,
+                // A nonce is refused if its device used it within the request window: the primary key does
+                // the check for every instance at once.
+                """
+                CREATE TABLE seen_nonce (
+                    device_id text NOT NULL REFERENCES device,
+                    nonce text NOT NULL CHECK (length(nonce) BETWEEN 16 AND 64),
+                    seen_at double precision NOT NULL,
+                    PRIMARY KEY (device_id, nonce))
+                """,
+                "CREATE INDEX seen_nonce_by_time ON seen_nonce (seen_at)",
+                "CREATE TABLE enrollment_failure (address text NOT NULL, failed_at double precision NOT NULL)",
+                "CREATE INDEX enrollment_failure_by_address ON enrollment_failure (address, failed_at)",
+                "CREATE TABLE health_check (id integer PRIMARY KEY CHECK (id = 1), checked_at double precision NOT NULL)",
+            ])
+    ]
+
+    /// Applies the migrations the database lacks, once however many instances start together.
+    static func migrate(_ connection: PostgresConnection, location: String, logger: Logger) async throws {
+        try await PostgresStore.transaction(on: connection, logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migration (
+                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied: [Int: String] = [:]
+            for try await (version, name) in try await connection.query("SELECT version, name FROM schema_migration", logger: logger).decode(
+                (Int, String).self)
+            {
+                applied[version] = name
+            }
+            let known = Set(migrations.map(\.version))
+            let unknown = applied.filter { !known.contains($0.key) }.map(\.value)
+            guard unknown.isEmpty else { throw SchemaTooNew(location: location, unknown: unknown) }
+            for migration in migrations where applied[migration.version] == nil {
+                for statement in migration.statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                try await connection.query(
+                    "INSERT INTO schema_migration (version, name) VALUES (\(migration.version), \(migration.name))", logger: logger)
+            }
+        }
+    }
+}
