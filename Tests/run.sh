@@ -14,9 +14,19 @@ command -v zsh > /dev/null && command -v fish > /dev/null || { apt-get update -q
 # The report test prints the clinician's report with headless chromium and counts its pages with pdfinfo.
 command -v chromium > /dev/null && command -v pdfinfo > /dev/null || { apt-get update -q && apt-get install -y -q chromium poppler-utils; }
 
+# The server tests run a second time on PostgreSQL, and the multi-instance test runs three servers
+# over it: a cluster of this run's own (Debian's postgresql, installed if missing), on 127.0.0.1 and a
+# free port, stopped at the end. If it cannot start, the run fails.
+pg_dir=$(mktemp -d /tmp/caresync-pg.XXXXXX)
+pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bash Tests/Reference/postgres_cluster.sh start "$pg_dir" "$pg_port"
+trap 'bash Tests/Reference/postgres_cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+export CARESYNC_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port"
+
 swift format lint --strict -r Package.swift Sources Server Client Tests Benchmarks
 python3 Tests/Reference/protocol_vectors.py docs/PROTOCOL.md
 swift test
+CARESYNC_TEST_ENGINE=postgresql swift test --skip-build --filter CareSyncServerTests
 
 # docs/openapi.yaml against the live server that swift test built, every request signed as a device would.
 bash Tests/Reference/run_schemathesis.sh .build/debug/caresync-server

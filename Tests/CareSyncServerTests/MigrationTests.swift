@@ -199,4 +199,19 @@ import Testing
         #expect(try CurrentFields.read(Data(bytes)) == entries)
         #expect(SoleRecord.bytes(seq: 1_234_567) == JSONValue.object(["sole": .int(1_234_567)]).canonicalBytes)
     }
+
+    /// A server refuses a database that a newer server migrated further, on either engine, saying so.
+    @Test func aDatabaseMigratedByANewerServerIsRefusedSayingSo() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.remove() }
+        try await harness.sql(
+            sqlite: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')",
+            postgres: "INSERT INTO schema_migration (version, name) VALUES (99, 'v99: from the future')")
+        await #expect {
+            _ = try await harness.reopen()
+        } throws: { error in
+            let text = "\(error)"
+            return error is SchemaTooNew && text.contains("newer caresync-server") && text.contains("v99: from the future")
+        }
+    }
 }

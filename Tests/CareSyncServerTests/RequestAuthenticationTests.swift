@@ -63,6 +63,31 @@ struct RequestAuthenticationTests {
         }
     }
 
+    /// A captured owner request replayed to a restarted server, or to another instance over the same
+    /// database, is refused: its nonce was spent in the database, not in the first server's memory.
+    @Test func aRequestReplayedToARestartedOrAnotherServerIsRefused() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.remove() }
+        let created = Int64(Date().timeIntervalSince1970)
+        let nonce = RequestSignature.makeNonce()
+        let body = JSONValue.object(["role": "caregiver"]).canonicalBytes
+        let owner = try await harness.app().test(.router) { client in
+            let (owner, _, _) = try await client.family(harness)
+            let first = try await client.signed(
+                .post, "/v1/diaries/\(owner.diary.canonical)/invites", by: owner, body: body, created: created, nonce: nonce)
+            #expect(first.status == .created)
+            return owner
+        }
+        let other = try await harness.reopen()
+        try await buildApplication(configuration: harness.configuration, store: other, logger: .quiet).test(.router) { client in
+            let replay = try await client.signed(
+                .post, "/v1/diaries/\(owner.diary.canonical)/invites", by: owner, body: body, created: created, nonce: nonce)
+            #expect(replay.status == .unauthorized && replay.errorCode == "replayed_nonce", "\(replay.json.canonicalString)")
+            #expect(replay["code"] == nil, "no second invite code")
+        }
+        try await other.close()
+    }
+
     /// A push spends its nonce with its batch: sent again, even with changes never stored, it is refused and stores nothing.
     @Test func aReplayedPushIsRefusedAndStoresNothing() async throws {
         try await withServer { harness, client in

@@ -5,15 +5,19 @@ import Testing
 import Logging
 import PostgresNIO
 
-/// The engine the server tests run on: SQLite, or PostgreSQL when `CARESYNC_TEST_POSTGRES` names a
-/// server (`postgres://USER@127.0.0.1:PORT`), where every harness gets a fresh database of its own.
-/// Tests/run.sh runs the suite once on each.
+/// The engine the server tests run on: SQLite, or PostgreSQL when `CARESYNC_TEST_ENGINE=postgresql`, on
+/// the server `CARESYNC_TEST_POSTGRES` names (`postgres://USER@127.0.0.1:PORT`), where every harness gets
+/// a fresh database of its own. Tests/run.sh runs the suite once on each.
 enum TestEngine: Sendable {
     case sqlite
     case postgresql(server: String)
 
     static let current: TestEngine = {
-        guard let server = ProcessInfo.processInfo.environment["CARESYNC_TEST_POSTGRES"], !server.isEmpty else { return .sqlite }
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["CARESYNC_TEST_ENGINE"] == "postgresql" else { return .sqlite }
+        guard let server = environment["CARESYNC_TEST_POSTGRES"], !server.isEmpty else {
+            fatalError("CARESYNC_TEST_ENGINE=postgresql needs CARESYNC_TEST_POSTGRES=postgres://USER@127.0.0.1:PORT (Tests/run.sh starts one)")
+        }
         return .postgresql(server: server)
     }()
 

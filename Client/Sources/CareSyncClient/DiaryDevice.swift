@@ -18,11 +18,18 @@ public final class DiaryDevice: Sendable {
         try self.init(replica: replica, key: home.loadKey(diary: diary))
     }
 
-    init(replica: Replica, key: DeviceKey) throws(ClientError) {
+    init(replica: Replica, key: DeviceKey, server: String? = nil) throws(ClientError) {
         identity = try replica.identity()
         self.replica = replica
         self.key = key
-        connection = try ServerConnection(server: identity.server, caFile: identity.caFile)
+        connection = try ServerConnection(server: server ?? identity.server, caFile: identity.caFile)
+    }
+
+    /// This device talking, for as long as the returned value lives, to another instance of its server:
+    /// another address in front of the same database (PostgreSQL), as when one instance is down. The
+    /// address the replica keeps is not changed.
+    public func through(server: String) throws(ClientError) -> DiaryDevice {
+        try DiaryDevice(replica: replica, key: key, server: server.hasSuffix("/") ? String(server.dropLast()) : server)
     }
 
     /// Joins a diary with an invite code: the server returns this device's id and key (the only time the

@@ -23,6 +23,8 @@ public struct PushResult: Sendable, Equatable {
 public struct PullResult: Sendable, Equatable {
     /// Changes new to this replica.
     public var received = 0
+    /// The id of every change the pages brought, in order, whether new to this replica or not.
+    public var pulledChangeIDs: [UUID] = []
     /// Whether the server turned out to be restored from a backup, so this device pushed again
     /// everything it had made and pulled from the start.
     public var serverWasRestored = false
@@ -143,6 +145,7 @@ extension DiaryDevice {
                 try await push(progress: progress)
                 position = PullPosition(epoch: page.epoch, cursor: 0)
                 pulled = 0
+                result.pulledChangeIDs = []
                 page = try await fetchPage(after: 0).get()
                 continue
             }
@@ -155,6 +158,7 @@ extension DiaryDevice {
                 unknownAuthor = unknownAuthor || merged.unknownAuthor
             }
             position = PullPosition(epoch: page.epoch, cursor: page.next)
+            result.pulledChangeIDs.append(contentsOf: page.changes.map(\.change.id))
             pulled += page.changes.count
             progress?(SyncProgress(phase: .pull, done: pulled, total: pulled + Int(page.remaining)))
             guard let next = await following else { break }
