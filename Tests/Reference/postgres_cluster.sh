@@ -9,7 +9,8 @@ command=${1:?start or stop}
 dir=${2:?the folder of the cluster}
 
 as_postgres() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From /, which the postgres user can enter whatever folder the run was started in.
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 case "$command" in

@@ -5,22 +5,23 @@ import PostgresNIO
 import SyncCore
 
 /// Stores one push's verified changes in a transaction holding its diary's row lock: a few statements
-/// whatever the batch's size. It reads what the batch could collide with (its ids, its stamps, its
-/// records), decides each change in Swift by the rules SQLite's `ChangeWriter` keeps (a duplicate is
-/// skipped; an id reused with other content, a reused stamp or a change of type refuses the batch),
-/// then inserts the new changes at the diary's next ordinals and writes their records back.
+/// whatever the batch's size. It decides each change in Swift by the rules SQLite's `ChangeWriter` keeps
+/// (a duplicate is skipped; an id reused with other content, a reused stamp or a change of type refuses
+/// the batch), then inserts the new changes at the diary's next ordinals and writes their records back.
+///
+/// A push mostly brings changes the server has never seen, so the writer first assumes so
+/// (`checksStored` false) and leaves it to the log's unique constraints to say otherwise; the store then
+/// writes the batch again with `checksStored`, reading the stored ids and stamps the batch could collide
+/// with, which tells duplicates from refusals.
 struct PostgresChangeWriter {
     let connection: PostgresConnection
     let diary: String
     let batch: StorableBatch
+    let checksStored: Bool
     let logger: Logger
 
-    init(connection: PostgresConnection, diary: String, batch: StorableBatch, logger: Logger) async throws {
-        self.connection = connection
-        self.diary = diary
-        self.batch = batch
-        self.logger = logger
-    }
+    /// The constraints whose violation sends a batch back to be written with `checksStored`.
+    static let collisions: Set<String> = ["change_id_unique", "change_stamp_unique"]
 
     mutating func write() async throws -> PushOutcome {
         // The lock orders this diary's pushes: the next one reads `last_ordinal` after this one commits.
@@ -31,16 +32,18 @@ struct PostgresChangeWriter {
         else { throw PostgresRowError("no diary \(diary)") }
         let changes = batch.changes
         var storedBodies: [String: [UInt8]] = [:]
-        for try await (id, body) in try await connection.query(
-            "SELECT id, body FROM change WHERE id = ANY(\(changes.map(\.id)))", logger: logger
-        ).decode((String, ByteBuffer).self) {
-            storedBodies[id] = Array(body.readableBytesView)
-        }
         var stampOwners: [Int64: String] = [:]
-        for try await (hlc, id) in try await connection.query(
-            "SELECT hlc, id FROM change WHERE author = \(batch.author) AND hlc = ANY(\(changes.map { $0.change.hlc.packed }))", logger: logger
-        ).decode((Int64, String).self) {
-            stampOwners[hlc] = id
+        if checksStored {
+            for try await (id, body) in try await connection.query(
+                "SELECT id, body FROM change WHERE id = ANY(\(changes.map(\.id)))", logger: logger
+            ).decode((String, ByteBuffer).self) {
+                storedBodies[id] = Array(body.readableBytesView)
+            }
+            for try await (hlc, id) in try await connection.query(
+                "SELECT hlc, id FROM change WHERE author = \(batch.author) AND hlc = ANY(\(changes.map { $0.change.hlc.packed }))", logger: logger
+            ).decode((Int64, String).self) {
+                stampOwners[hlc] = id
+            }
         }
         var records: [UUID: CurrentRecord] = [:]
         for try await (id, type, fields) in try await connection.query(

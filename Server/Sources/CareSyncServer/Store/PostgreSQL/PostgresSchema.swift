@@ -49,7 +49,8 @@ enum PostgresSchema {
                     key bytea NOT NULL CHECK (length(key) = 32),
                     created_at timestamptz NOT NULL,
                     access_expires_at timestamptz,
-                    revoked_at timestamptz)
+                    revoked_at timestamptz,
+                    UNIQUE (id, diary_id))
                 """,
                 "CREATE INDEX device_by_diary ON device (diary_id, created_at, id)",
                 // The SHA-256 of the code: the code itself is a secret and is not kept.
@@ -67,22 +68,24 @@ enum PostgresSchema {
                     CHECK ((used_at IS NULL) = (used_by IS NULL)))
                 """,
                 // The log, append-only: nothing updates or deletes a change. Its position in the diary is the
-                // pull cursor; ordinals of a diary run 1, 2, 3, … without a gap.
+                // pull cursor; ordinals of a diary run 1, 2, 3, … without a gap. One foreign key, to the author
+                // within the diary, says both that the device exists and that the change is of its diary.
                 """
                 CREATE TABLE change (
-                    diary_id text NOT NULL REFERENCES diary,
+                    diary_id text NOT NULL,
                     ordinal bigint NOT NULL CHECK (ordinal > 0),
-                    id text NOT NULL UNIQUE CHECK (length(id) = 36),
+                    id text NOT NULL CHECK (length(id) = 36),
                     record_id text NOT NULL CHECK (length(record_id) = 36),
                     type text NOT NULL CHECK (\(recordTypeCheck)),
                     hlc bigint NOT NULL,
-                    author text NOT NULL REFERENCES device,
+                    author text NOT NULL,
                     body bytea NOT NULL,
                     received_at timestamptz NOT NULL,
                     PRIMARY KEY (diary_id, ordinal),
-                    UNIQUE (author, hlc))
+                    CONSTRAINT change_id_unique UNIQUE (id),
+                    CONSTRAINT change_stamp_unique UNIQUE (author, hlc),
+                    FOREIGN KEY (author, diary_id) REFERENCES device (id, diary_id))
                 """,
-                "CREATE INDEX change_by_record ON change (diary_id, record_id, ordinal)",
                 // For each field, the change whose value wins, with its stamp (`CurrentFields`, always in full).
                 """
                 CREATE TABLE record (

@@ -33,6 +33,7 @@ public final class PostgresStore: ServerStore {
         self.logger = logger
         location = StoreLocation(url).display
         runner = Task { await client.run() }
+        await Self.letRun()
         do {
             epoch = try await client.withConnection { connection in
                 try await PostgresSchema.migrate(connection, location: StoreLocation(url).display, logger: logger)
@@ -48,7 +49,14 @@ public final class PostgresStore: ServerStore {
         }
     }
 
-    static func configuration(url: String, maximumConnections: Int) throws -> PostgresClient.Configuration {
+    /// Lets a client's `run()`, just started in a task of its own, begin before the first query, which
+    /// postgres-nio would otherwise warn about.
+    static func letRun() async {
+        for _ in 0..<3 { await Task.yield() }
+    }
+
+    /// The client configuration a `postgres://` URL gives (no TLS: the database is on the same network).
+    public static func configuration(url: String, maximumConnections: Int) throws -> PostgresClient.Configuration {
         guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty else {
             throw PostgresURLError(url: StoreLocation(url).display)
         }
@@ -260,10 +268,21 @@ public final class PostgresStore: ServerStore {
     public func store(_ batch: StorableBatch, diary: String, nonce: SeenNonce?) async throws -> PushOutcome {
         if let nonce { pruneNoncesNowAndThen(window: nonce.window) }
         let started = ContinuousClock.now
-        let outcome = try await transaction { connection in
-            if let nonce, try await !Self.insert(nonce, on: connection, logger: logger) { throw StoreRefusal.replayedNonce }
-            var writer = try await PostgresChangeWriter(connection: connection, diary: diary, batch: batch, logger: logger)
-            return try await writer.write()
+        func write(checksStored: Bool) async throws -> PushOutcome {
+            try await transaction { connection in
+                if let nonce, try await !Self.insert(nonce, on: connection, logger: logger) { throw StoreRefusal.replayedNonce }
+                var writer = PostgresChangeWriter(connection: connection, diary: diary, batch: batch, checksStored: checksStored, logger: logger)
+                return try await writer.write()
+            }
+        }
+        let outcome: PushOutcome
+        do {
+            outcome = try await write(checksStored: false)
+        } catch let error as PSQLError
+            where error.serverInfo?[.sqlState] == "23505"
+            && PostgresChangeWriter.collisions.contains(error.serverInfo?[.constraintName] ?? "")
+        {
+            outcome = try await write(checksStored: true)
         }
         metrics.withLock { $0 }?.committed(in: ContinuousClock.now - started)
         return outcome
@@ -371,6 +390,7 @@ extension PostgresStore {
         let client = PostgresClient(configuration: try configuration(url: base + "/postgres", maximumConnections: 1), backgroundLogger: logger)
         let runner = Task { await client.run() }
         defer { runner.cancel() }
+        await letRun()
         try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger)
         return base + "/" + name
     }
