@@ -5,13 +5,16 @@ import Foundation
 import GRDB
 import Hummingbird
 import Logging
+import NIOCore
+import PostgresNIO
 import ServiceLifecycle
 import SyncCore
 import Synchronization
 
 /// Measures push, pull and no-op sync against the floor of this machine: what storing the same signed
-/// changes costs with no HTTP and no JSON (docs/PERFORMANCE.md). Prints one line per figure, then
-/// `push_vs_floor=R pull_vs_floor=R`.
+/// changes costs with no HTTP and no JSON, in the same engine (docs/PERFORMANCE.md). Prints one line per
+/// figure, then `push_vs_floor=R pull_vs_floor=R`. `--backend postgres` runs the server on PostgreSQL,
+/// each figure in a fresh database of the server `--postgres` names.
 @main
 struct CareSyncBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,6 +30,25 @@ struct CareSyncBench: AsyncParsableCommand {
     var only: String?
     @Option(name: .customLong("pull-home"), help: .hidden) var pullHome: String?
     @Flag(help: "Keep the run's folder of SQLite files, to inspect them (sqlite3's dbstat).") var keep = false
+    @Option(help: "The server's engine: sqlite (one file) or postgres.") var backend = "sqlite"
+    @Option(help: "For --backend postgres: the PostgreSQL server, postgres://USER@HOST:PORT (default: $CARESYNC_TEST_POSTGRES).")
+    var postgres: String?
+
+    /// The PostgreSQL server, for `--backend postgres`.
+    private var postgresServer: String? { postgres ?? ProcessInfo.processInfo.environment["CARESYNC_TEST_POSTGRES"] }
+
+    func validate() throws {
+        guard backend == "sqlite" || backend == "postgres" else { throw ValidationError("--backend must be sqlite or postgres (got \(backend))") }
+        if backend == "postgres", postgresServer == nil {
+            throw ValidationError("--backend postgres needs --postgres postgres://USER@HOST:PORT or $CARESYNC_TEST_POSTGRES")
+        }
+    }
+
+    /// Where a new server database of this run goes: a file in the run's folder, or a fresh PostgreSQL database.
+    private func newDatabase(_ name: String, in folder: URL) async throws -> String {
+        guard backend == "postgres", let postgresServer else { return folder.appendingPathComponent("\(name).sqlite").path }
+        return try await PostgresStore.createDatabase(server: postgresServer, prefix: "caresync_bench")
+    }
 
     private func wants(_ figure: String) -> Bool {
         only.map { $0.split(separator: ",").contains(Substring(figure)) } ?? true
@@ -45,15 +67,23 @@ struct CareSyncBench: AsyncParsableCommand {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("caresync-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { if !keep { removeFolder(folder) } }
-        print("caresync-bench: \(changes) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores, in \(folder.path)")
+        print("caresync-bench: \(changes) changes, \(ProcessInfo.processInfo.activeProcessorCount) cores, \(backend), in \(folder.path)")
 
         var floor = Throughput.none
         if wants("floor") {
-            floor = try Floor.measure(changes: changes, path: folder.appendingPathComponent("floor.sqlite").path)
-            report("floor", floor, "changes/s (GRDB insert, 500 per transaction, WAL, synchronous=FULL, one HMAC-SHA256 verification each)")
+            if backend == "postgres" {
+                floor = try await Floor.measurePostgres(changes: changes, url: try await newDatabase("floor", in: folder))
+                report(
+                    "floor", floor,
+                    "changes/s (PostgreSQL insert of unnest arrays, 500 per transaction, synchronous_commit on, one HMAC-SHA256 verification each)")
+            } else {
+                floor = try Floor.measure(changes: changes, path: folder.appendingPathComponent("floor.sqlite").path)
+                report("floor", floor, "changes/s (GRDB insert, 500 per transaction, WAL, synchronous=FULL, one HMAC-SHA256 verification each)")
+            }
         }
 
-        let server = try await BenchServer.start(path: folder.appendingPathComponent("server.sqlite").path)
+        let location = try await newDatabase("server", in: folder)
+        let server = try await BenchServer.start(location: location)
         var push = Throughput.none
         var pull = Throughput.none
         if wants("push") || wants("pull") || wants("noop") {
@@ -82,7 +112,20 @@ struct CareSyncBench: AsyncParsableCommand {
                 }
             }
         }
-        if wants("concurrency") { try await concurrency(server: server, folder: folder) }
+        if wants("concurrency") {
+            if backend == "postgres" {
+                // A second instance over the same database, as a hosted service runs them.
+                let second = try await BenchServer.start(location: location)
+                try await concurrency(
+                    [("concurrency", [server], 0, " on one instance"), ("concurrency_2_instances", [server, second], 0, " on two instances")],
+                    folder: folder)
+                try await second.stop()
+            } else {
+                try await concurrency(
+                    [("concurrency", [server], 0, ""), ("concurrency_idle_edits", [server], 19, ", the devices' edits at idle priority (nice 19)")],
+                    folder: folder)
+            }
+        }
         if wants("memory") { try await memory(server: server, folder: folder) }
 
         try await server.stop()
@@ -93,7 +136,7 @@ struct CareSyncBench: AsyncParsableCommand {
 
     /// 50 devices in 50 diaries, each doing rounds of "5 local edits, then push and pull", all at once; a
     /// round's latency is its push and pull. Then the same again, with the devices' edits at idle
-    /// priority. Here the 50 devices and the server share this machine's cores, and each device edits on
+    /// priority (SQLite), or spread over two instances (PostgreSQL). Here the 50 devices and the server share this machine's cores, and each device edits on
     /// a thread of its own, so many devices' edits compete with the syncing for the cores; in real use
     /// each device edits on its own machine. The second line tells how much of the latency that is.
     ///
@@ -101,14 +144,13 @@ struct CareSyncBench: AsyncParsableCommand {
     /// edits took (measured on the threads that made them): on 2 cores, 50 devices can sync in under
     /// 50 ms each only if a round costs under about 2 ms of CPU. The p50 beside the p99 tells a queue that
     /// every round waits in (the two close) from a few slow rounds (the p99 far above).
-    private func concurrency(server: BenchServer, folder: URL) async throws {
-        for (name, niceness, what) in [
-            ("concurrency", Int32(0), ""), ("concurrency_idle_edits", 19, ", the devices' edits at idle priority (nice 19)"),
-        ] {
+    private func concurrency(_ runs: [(name: String, servers: [BenchServer], niceness: Int32, what: String)], folder: URL) async throws {
+        for (name, servers, niceness, what) in runs {
             var writers: [DiaryDevice] = []
             for index in 0..<devices {
                 writers.append(
-                    try await server.family(name: "\(name) family \(index)", home: folder.appendingPathComponent("\(name)-\(index)").path))
+                    try await servers[index % servers.count].family(
+                        name: "\(name) family \(index)", home: folder.appendingPathComponent("\(name)-\(index)").path))
             }
             let threads = (0..<devices).map { DeviceThread(name: "device \($0) edits", niceness: niceness) }
             defer { for thread in threads { thread.stop() } }
@@ -200,7 +242,8 @@ struct CareSyncBench: AsyncParsableCommand {
 /// The cost no sync server can beat on this machine: the same signed changes, verified and written to
 /// an append-only SQLite table, without HTTP, JSON parsing or merging.
 enum Floor {
-    static func measure(changes count: Int, path: String) throws -> Throughput {
+    /// The signed changes the floor stores, made before its clock starts, and the key they verify with.
+    static func rows(_ count: Int) -> (key: DeviceKey, rows: [(id: String, body: [UInt8], canonical: [UInt8], signature: [UInt8])]) {
         let key = DeviceKey.generate()
         let author = UUID.version7()
         let diary = UUID.version7()
@@ -213,6 +256,11 @@ enum Floor {
             let signed = ChangeSigner.sign(change, with: key)
             return (change.id.canonical, signed.wireValue.canonicalBytes, change.canonicalBytes, signed.signature)
         }
+        return (key, rows)
+    }
+
+    static func measure(changes count: Int, path: String) throws -> Throughput {
+        let (key, rows) = rows(count)
         var configuration = Configuration()
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let pool = try DatabasePool(path: path, configuration: configuration)
@@ -231,11 +279,34 @@ enum Floor {
         }
         return stopwatch.throughput(of: count)
     }
+
+    /// The floor on PostgreSQL: the same changes verified and inserted 500 to a transaction, each batch
+    /// one statement of arrays (`unnest`), committed durably (`synchronous_commit` on).
+    static func measurePostgres(changes count: Int, url: String) async throws -> Throughput {
+        let (key, rows) = rows(count)
+        var logger = Logger(label: "caresync-bench-floor")
+        logger.logLevel = .warning
+        let client = PostgresClient(configuration: try PostgresStore.configuration(url: url, maximumConnections: 1), backgroundLogger: logger)
+        let runner = Task { await client.run() }
+        defer { runner.cancel() }
+        try await client.query("CREATE TABLE floor_change (id text PRIMARY KEY, body bytea NOT NULL)", logger: logger)
+        let stopwatch = Stopwatch()
+        for batch in stride(from: 0, to: count, by: 500) {
+            let slice = rows[batch..<min(batch + 500, count)]
+            for row in slice where !ChangeSigner.isValid(signature: row.signature, for: row.canonical, key: key) {
+                throw ValidationError("a floor change does not verify")
+            }
+            let ids = slice.map(\.id)
+            let bodies = slice.map { ByteBuffer(bytes: $0.body) }
+            try await client.query("INSERT INTO floor_change (id, body) SELECT * FROM unnest(\(ids), \(bodies))", logger: logger)
+        }
+        return stopwatch.throughput(of: count)
+    }
 }
 
 // MARK: The server and its devices
 
-/// A real caresync-server on 127.0.0.1, run in this process on temporary SQLite files.
+/// A real caresync-server on 127.0.0.1, run in this process on a temporary SQLite file or PostgreSQL database.
 final class BenchServer: Sendable {
     let store: any ServerStore
     let url: String
@@ -249,12 +320,12 @@ final class BenchServer: Sendable {
         self.task = task
     }
 
-    static func start(path: String) async throws -> BenchServer {
-        let store = try SQLiteStore(path: path)
-        var configuration = ServerConfiguration()
-        configuration.port = try LoopbackPort.free()
+    static func start(location: String) async throws -> BenchServer {
         var logger = Logger(label: "caresync-bench")
         logger.logLevel = .warning
+        let store = try await openStore(location, logger: logger)
+        var configuration = ServerConfiguration()
+        configuration.port = try LoopbackPort.free()
         let app = try buildApplication(configuration: configuration, store: store, logger: logger)
         let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let task = Task { try await services.run() }
@@ -289,6 +360,7 @@ final class BenchServer: Sendable {
     func stop() async throws {
         await services.triggerGracefulShutdown()
         try await task.value
+        try await store.close()
     }
 }
 
