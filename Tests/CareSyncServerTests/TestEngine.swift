@@ -71,12 +71,7 @@ extension TestEngine {
             case .date(let date): bindings.append(date)
             }
         }
-        let parts = try #require(URLComponents(string: url))
-        let client = PostgresClient(
-            configuration: .init(
-                host: parts.host ?? "127.0.0.1", port: parts.port ?? 5432, username: parts.user ?? "postgres", password: nil,
-                database: String(parts.path.dropFirst()), tls: .disable),
-            backgroundLogger: .quiet)
+        let client = PostgresClient(configuration: try PostgresStore.configuration(url: url, maximumConnections: 1), backgroundLogger: .quiet)
         let runner = Task { await client.run() }
         defer { runner.cancel() }
         try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: .quiet)
