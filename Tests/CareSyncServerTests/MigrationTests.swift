@@ -200,6 +200,31 @@ import Testing
         #expect(SoleRecord.bytes(seq: 1_234_567) == JSONValue.object(["sole": .int(1_234_567)]).canonicalBytes)
     }
 
+    /// On PostgreSQL the log takes no change whose author is not a device of its diary, and no device
+    /// is ever deleted from under its changes.
+    @Test(.enabled(if: !TestEngine.current.isSQLite)) func thePostgreSQLLogRefusesAnAuthorFromAnotherDiary() async throws {
+        try await withServer { harness, client in
+            var (owner, _, _) = try await client.family(harness)
+            let (stranger, _, _) = try await client.family(harness)
+            let flare = owner.change()
+            _ = try await client.push([flare], by: owner)
+            let copy = """
+                INSERT INTO change (diary_id, ordinal, id, record_id, type, hlc, author, body, received_at)
+                SELECT diary_id, ordinal + 1, ?, record_id, type, hlc + 1, ?, body, received_at FROM change WHERE id = ?
+                """
+            let original = flare.change.id.canonical
+            for author in [stranger.id.canonical, UUID.version7().canonical] {
+                await #expect {
+                    try await harness.sql(sqlite: "", postgres: copy, [.text(UUID.version7().canonical), .text(author), .text(original)])
+                } throws: { error in harness.store.describe(error).contains("not a device of its diary") }
+            }
+            try await harness.sql(sqlite: "", postgres: copy, [.text(UUID.version7().canonical), .text(owner.id.canonical), .text(original)])
+            await #expect {
+                try await harness.sql(sqlite: "", postgres: "DELETE FROM device WHERE id = ?", [.text(stranger.id.canonical)])
+            } throws: { error in harness.store.describe(error).contains("never deleted") }
+        }
+    }
+
     /// A server refuses a database that a newer server migrated further, on either engine, saying so.
     @Test func aDatabaseMigratedByANewerServerIsRefusedSayingSo() async throws {
         let harness = try await ServerHarness()

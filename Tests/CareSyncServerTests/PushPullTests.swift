@@ -41,6 +41,10 @@ struct PushPullTests {
             #expect(page["epoch"]?.stringValue == (harness.store.epoch))
             #expect(page["changes"]?.arrayValue?.isEmpty == true)
             #expect(page["latest"] == 2, "a device whose cursor is ahead of latest is talking to a restored server")
+            // The largest cursor a query can name pages nowhere, without the page's end overflowing.
+            let farthest = try await client.pull(by: owner, after: .max)
+            #expect(farthest["changes"]?.arrayValue?.isEmpty == true)
+            #expect(farthest["latest"] == 2)
         }
     }
 

@@ -68,8 +68,8 @@ enum PostgresSchema {
                     CHECK ((used_at IS NULL) = (used_by IS NULL)))
                 """,
                 // The log, append-only: nothing updates or deletes a change. Its position in the diary is the
-                // pull cursor; ordinals of a diary run 1, 2, 3, … without a gap. One foreign key, to the author
-                // within the diary, says both that the device exists and that the change is of its diary.
+                // pull cursor; ordinals of a diary run 1, 2, 3, … without a gap. Its author is a device of its
+                // diary: a foreign key here, one check per insert statement from v2.
                 """
                 CREATE TABLE change (
                     diary_id text NOT NULL,
@@ -108,7 +108,36 @@ enum PostgresSchema {
                 "CREATE TABLE enrollment_failure (address text NOT NULL, failed_at double precision NOT NULL)",
                 "CREATE INDEX enrollment_failure_by_address ON enrollment_failure (address, failed_at)",
                 "CREATE TABLE health_check (id integer PRIMARY KEY CHECK (id = 1), checked_at double precision NOT NULL)",
-            ])
+            ]),
+        Migration(
+            version: 2, name: "v2: a change's author is checked once per insert statement instead of once per row",
+            statements: [
+                // A row-level foreign key runs one lookup per change; a push's changes share one author, so one
+                // check over the statement's new rows says the same for the whole batch. Devices are never
+                // deleted (revocation is a column), so checking on insert is the whole of the rule.
+                "ALTER TABLE change DROP CONSTRAINT change_author_diary_id_fkey",
+                """
+                CREATE FUNCTION change_author_in_diary() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF EXISTS (SELECT FROM new_changes n
+                               WHERE NOT EXISTS (SELECT FROM device d WHERE d.id = n.author AND d.diary_id = n.diary_id)) THEN
+                        RAISE EXCEPTION 'a change''s author is not a device of its diary' USING ERRCODE = 'foreign_key_violation';
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER change_author_in_diary AFTER INSERT ON change REFERENCING NEW TABLE AS new_changes
+                FOR EACH STATEMENT EXECUTE FUNCTION change_author_in_diary()
+                """,
+                """
+                CREATE FUNCTION device_never_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'devices are revoked, never deleted: their changes stay in the log' USING ERRCODE = 'restrict_violation';
+                END $$
+                """,
+                "CREATE TRIGGER device_never_deleted BEFORE DELETE ON device FOR EACH ROW EXECUTE FUNCTION device_never_deleted()",
+            ]),
     ]
 
     /// Applies the migrations the database lacks, once however many instances start together.

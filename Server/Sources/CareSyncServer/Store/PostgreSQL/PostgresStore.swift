@@ -290,11 +290,16 @@ public final class PostgresStore: ServerStore {
 
     public func pull(diary: String, after cursor: Int64, limit: Int) async throws -> PullPage {
         // One statement, so one snapshot: the page and the diary's last ordinal agree while pushes commit.
+        // Ordinals run without a gap, so the page is a range of them: bounded on both sides, the scan reads
+        // the page's rows alone, where `ORDER BY … LIMIT` let the planner read and sort the rest of the log.
+        let (end, overflow) = cursor.addingReportingOverflow(Int64(limit))
+        let through = overflow ? Int64.max : end
         let rows = try await client.query(
             """
             SELECT d.last_ordinal, c.ordinal, c.body FROM diary d
             LEFT JOIN LATERAL (
-                SELECT ordinal, body FROM change WHERE diary_id = d.id AND ordinal > \(cursor) ORDER BY ordinal LIMIT \(limit)
+                SELECT ordinal, body FROM change WHERE diary_id = d.id AND ordinal > \(cursor) AND ordinal <= \(through)
+                ORDER BY ordinal
             ) c ON true
             WHERE d.id = \(diary)
             """, logger: logger)
