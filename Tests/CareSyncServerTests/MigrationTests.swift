@@ -212,15 +212,15 @@ import Testing
                 INSERT INTO change (diary_id, ordinal, id, record_id, type, hlc, author, body, received_at)
                 SELECT diary_id, ordinal + 1, ?, record_id, type, hlc + 1, ?, body, received_at FROM change WHERE id = ?
                 """
-            let original = flare.change.id.canonical
+            let (original, location) = (flare.change.id.canonical, harness.store.location)
             for author in [stranger.id.canonical, UUID.version7().canonical] {
                 await #expect {
-                    try await harness.sql(sqlite: "", postgres: copy, [.text(UUID.version7().canonical), .text(author), .text(original)])
+                    try await TestEngine.execute(copy, [.text(UUID.version7().canonical), .text(author), .text(original)], on: location)
                 } throws: { error in harness.store.describe(error).contains("not a device of its diary") }
             }
-            try await harness.sql(sqlite: "", postgres: copy, [.text(UUID.version7().canonical), .text(owner.id.canonical), .text(original)])
+            try await TestEngine.execute(copy, [.text(UUID.version7().canonical), .text(owner.id.canonical), .text(original)], on: location)
             await #expect {
-                try await harness.sql(sqlite: "", postgres: "DELETE FROM device WHERE id = ?", [.text(stranger.id.canonical)])
+                try await TestEngine.execute("DELETE FROM device WHERE id = ?", [.text(stranger.id.canonical)], on: location)
             } throws: { error in harness.store.describe(error).contains("never deleted") }
         }
     }
