@@ -13,6 +13,10 @@ import SyncCore
 /// (`checksStored` false) and leaves it to the log's unique constraints to say otherwise; the store then
 /// writes the batch again with `checksStored`, reading the stored ids and stamps the batch could collide
 /// with, which tells duplicates from refusals.
+///
+/// Each lookup of a batch's keys is one index probe per key, a `LATERAL` subquery that `OFFSET 0` keeps
+/// from being flattened into a join: as `= ANY(…)` or a join, a diary that grew faster than PostgreSQL's
+/// statistics was read whole, record by record, for every batch.
 struct PostgresChangeWriter {
     let connection: PostgresConnection
     let diary: String
@@ -35,19 +39,26 @@ struct PostgresChangeWriter {
         var stampOwners: [Int64: String] = [:]
         if checksStored {
             for try await (id, body) in try await connection.query(
-                "SELECT id, body FROM change WHERE id = ANY(\(changes.map(\.id)))", logger: logger
+                "SELECT k.id, c.body FROM unnest(\(changes.map(\.id))) AS k(id) CROSS JOIN LATERAL (SELECT body FROM change WHERE id = k.id OFFSET 0) c",
+                logger: logger
             ).decode((String, ByteBuffer).self) {
                 storedBodies[id] = Array(body.readableBytesView)
             }
             for try await (hlc, id) in try await connection.query(
-                "SELECT hlc, id FROM change WHERE author = \(batch.author) AND hlc = ANY(\(changes.map { $0.change.hlc.packed }))", logger: logger
+                """
+                SELECT k.hlc, c.id FROM unnest(\(changes.map { $0.change.hlc.packed })) AS k(hlc)
+                CROSS JOIN LATERAL (SELECT id FROM change WHERE author = \(batch.author) AND hlc = k.hlc OFFSET 0) c
+                """, logger: logger
             ).decode((Int64, String).self) {
                 stampOwners[hlc] = id
             }
         }
         var records: [UUID: CurrentRecord] = [:]
         for try await (id, type, fields) in try await connection.query(
-            "SELECT id, type, fields FROM record WHERE diary_id = \(diary) AND id = ANY(\(Array(Set(changes.map(\.record)))))", logger: logger
+            """
+            SELECT k.id, r.type, r.fields FROM unnest(\(Array(Set(changes.map(\.record))))) AS k(id)
+            CROSS JOIN LATERAL (SELECT type, fields FROM record WHERE diary_id = \(diary) AND id = k.id OFFSET 0) r
+            """, logger: logger
         ).decode((String, String, ByteBuffer).self) {
             guard let uuid = UUID(canonical: id) else { continue }
             records[uuid] = CurrentRecord(
