@@ -29,7 +29,7 @@ struct CareSyncBench: AsyncParsableCommand {
     @Option(help: "Only these figures, e.g. push,pull (for profiling): floor, push, pull, noop, concurrency, memory.")
     var only: String?
     @Option(name: .customLong("pull-home"), help: .hidden) var pullHome: String?
-    @Flag(help: "Keep the run's folder of SQLite files, to inspect them (sqlite3's dbstat).") var keep = false
+    @Flag(help: "Keep the run's folder of SQLite files, or its PostgreSQL databases, to inspect them.") var keep = false
     @Option(help: "The server's engine: sqlite (one file) or postgres.") var backend = "sqlite"
     @Option(help: "For --backend postgres: the PostgreSQL server, postgres://USER@HOST:PORT (default: $CARESYNC_TEST_POSTGRES).")
     var postgres: String?
@@ -48,6 +48,11 @@ struct CareSyncBench: AsyncParsableCommand {
     private func newDatabase(_ name: String, in folder: URL) async throws -> String {
         guard backend == "postgres", let postgresServer else { return folder.appendingPathComponent("\(name).sqlite").path }
         return try await PostgresStore.createDatabase(server: postgresServer, prefix: "caresync_bench")
+    }
+
+    /// Drops a PostgreSQL database of the run unless `--keep`; the run's folder holds the SQLite ones.
+    private func removeDatabase(_ location: String) async throws {
+        if backend == "postgres", !keep { try await PostgresStore.dropDatabase(url: location) }
     }
 
     private func wants(_ figure: String) -> Bool {
@@ -72,7 +77,9 @@ struct CareSyncBench: AsyncParsableCommand {
         var floor = Throughput.none
         if wants("floor") {
             if backend == "postgres" {
-                floor = try await Floor.measurePostgres(changes: changes, url: try await newDatabase("floor", in: folder))
+                let url = try await newDatabase("floor", in: folder)
+                floor = try await Floor.measurePostgres(changes: changes, url: url)
+                try await removeDatabase(url)
                 report(
                     "floor", floor,
                     "changes/s (PostgreSQL insert of unnest arrays, 500 per transaction, synchronous_commit on, one HMAC-SHA256 verification each)")
@@ -129,7 +136,8 @@ struct CareSyncBench: AsyncParsableCommand {
         if wants("memory") { try await memory(server: server, folder: folder) }
 
         try await server.stop()
-        // Three decimals: at two, a push at 0.498 of the floor printed 0.50, as if it met the target.
+        try await removeDatabase(location)
+        // Three decimals: at two, a push just short of half the floor printed 0.50, as if it met the target.
         let ratio = { (figure: Throughput) in String(format: "%.3f", figure.perSecond / floor.perSecond) }
         print("push_vs_floor=\(ratio(push)) pull_vs_floor=\(ratio(pull))")
     }
@@ -154,7 +162,7 @@ struct CareSyncBench: AsyncParsableCommand {
             }
             let threads = (0..<devices).map { DeviceThread(name: "device \($0) edits", niceness: niceness) }
             defer { for thread in threads { thread.stop() } }
-            // The edits' fields are made before the clock starts: formatting them took 2 % of the run's CPU.
+            // The edits' fields are made before the clock starts, so that formatting them is not counted in the run's CPU.
             let flares = (0..<rounds * 5).map(BenchData.flare)
             let stopwatch = Stopwatch()
             let (latencies, editSeconds) = try await withThrowingTaskGroup(of: ([Double], Double).self) { group in
@@ -423,7 +431,7 @@ final class DeviceThread: Sendable {
     func stop() { ready.signal() }
 }
 
-/// Removes the run's folder (2.6 GB after a full run). A replica closing meanwhile deletes its log
+/// Removes the run's folder, large after a full run. A replica closing meanwhile deletes its log
 /// files, and `removeItem` stops at the first file that vanished under it, leaving the rest: it is
 /// tried again, and a folder that still remains is named on standard error.
 func removeFolder(_ folder: URL) {

@@ -174,6 +174,26 @@ struct PushPullTests {
         }
     }
 
+    /// A batch whose first refusal is a stored record's type, and whose later one is a type changed within
+    /// the batch, is refused at the first, and stores nothing: new records before it included.
+    @Test func theFirstTypeChangeOfABatchIsTheOneRefused() async throws {
+        try await withServer { harness, client in
+            var (owner, _, _) = try await client.family(harness)
+            let flare = owner.change()
+            _ = try await client.push([flare], by: owner)
+            let fresh = owner.change()
+            let storedAsTreatment = owner.change(
+                record: flare.change.record, type: .treatment, fields: ["kind": "nsaid", "name": "naproxen", "started": "2024-11-24"])
+            let freshAsTreatment = owner.change(
+                record: fresh.change.record, type: .treatment, fields: ["kind": "nsaid", "name": "naproxen", "started": "2024-11-24"])
+            let response = try await client.push([fresh, storedAsTreatment, freshAsTreatment], by: owner)
+            #expect(response.status == .conflict)
+            #expect(response.errorCode == "type_changed")
+            #expect(response["error"]?.objectValue?["index"]?.intValue == 1, "\(response.errorMessage)")
+            #expect(try await client.pull(by: owner)["changes"]?.arrayValue?.count == 1)
+        }
+    }
+
     @Test func changeNamingAnotherDiaryIsRefused() async throws {
         try await withServer { harness, client in
             var (owner, _, _) = try await client.family(harness)

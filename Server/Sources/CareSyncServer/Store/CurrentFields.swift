@@ -7,10 +7,10 @@ import SyncCore
 /// are in the changes' signed bodies.
 ///
 /// A record whose every field was set by the one change the log holds for it (a push mostly creates
-/// records) names that change by its sequence number instead (`SoleRecord`, `{"sole": 123}`): its
-/// fields and stamp are in the change's signed body, where `entries(ofSoleChange:)` takes them from. The row
-/// takes about a third of the space, and a push writes one for every new record (docs/PERFORMANCE.md).
-/// The record's next change writes it out in full.
+/// records) names that change instead: SQLite by its sequence number in `fields` (`SoleRecord`,
+/// `{"sole": 123}`), PostgreSQL by its ordinal in the column `sole_ordinal`. Its fields and stamp are in
+/// the change's signed body, where `entries(ofSoleChange:)` takes them from; a push writes no list of
+/// fields for a new record. The record's next change writes it out in full.
 ///
 /// Migration v4 of the SQLite store wrote the values too, `{"<change id>": {"stamp": "…", "values": {"pain": 6, …}}, …}`;
 /// `read` reads that form for its migration v5.
@@ -138,13 +138,4 @@ struct CurrentRecord {
 
     /// The record's current state as stored: `{"sole": seq}` while one change made it, else in full.
     var storedBytes: [UInt8] { sole.map { SoleRecord.bytes(seq: $0.seq) } ?? CurrentFields.bytes(fields) }
-
-    /// The record's current state in full, its sole change's fields included: for a store whose log
-    /// has no sequence number for `{"sole": seq}` to name.
-    var fullBytes: [UInt8] {
-        guard let sole else { return CurrentFields.bytes(fields) }
-        var copy = self
-        copy.apply(sole.change)
-        return CurrentFields.bytes(copy.fields)
-    }
 }

@@ -171,6 +171,17 @@ enum PostgresSchema {
                 FOR EACH STATEMENT EXECUTE FUNCTION record_in_diary()
                 """,
             ]),
+        Migration(
+            version: 4, name: "v4: a record one change made names that change instead of listing its fields",
+            statements: [
+                // A push mostly creates records, each made by one change whose signed body holds the record's fields
+                // and stamp: the row names that change by its position, and the record's next change writes its
+                // fields out in full. Exactly one of the two forms is kept.
+                "ALTER TABLE record ALTER COLUMN fields DROP NOT NULL",
+                "ALTER TABLE record ADD COLUMN sole_ordinal bigint",
+                "ALTER TABLE record ADD CONSTRAINT record_state_in_one_form CHECK ((sole_ordinal IS NULL) <> (fields IS NULL))",
+                "ALTER TABLE record ADD CONSTRAINT record_sole_change FOREIGN KEY (diary_id, sole_ordinal) REFERENCES change (diary_id, ordinal)",
+            ]),
     ]
 
     /// Applies the migrations the database lacks, once however many instances start together.

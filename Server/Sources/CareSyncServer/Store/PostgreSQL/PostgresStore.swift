@@ -346,10 +346,13 @@ public final class PostgresStore: ServerStore {
     /// query while streaming the log), then its log streams in record order.
     private func check(diary: String, keys: [String: DeviceKey], on connection: PostgresConnection, into report: inout AuditReport) async throws {
         var stored: [String: LogReplay.Stored] = [:]
-        for try await (id, fields) in try await connection.query("SELECT id, fields FROM record WHERE diary_id = \(diary)", logger: logger)
-            .decode((String, ByteBuffer).self)
-        {
-            stored[id] = (try? CurrentFields.read(Data(fields.readableBytesView))).map { .fields($0) } ?? .unreadable
+        for try await (id, fields, soleBody) in try await connection.query(
+            """
+            SELECT r.id, r.fields, c.body FROM record r LEFT JOIN change c ON c.diary_id = r.diary_id AND c.ordinal = r.sole_ordinal
+            WHERE r.diary_id = \(diary)
+            """, logger: logger
+        ).decode((String, ByteBuffer?, ByteBuffer?).self) {
+            stored[id] = (try? Self.entries(fields: fields, soleBody: soleBody)).map { .fields($0) } ?? .unreadable
         }
         let frozen = stored
         var replay = LogReplay(diary: diary, keys: keys) { record in frozen[record] ?? .missing }
@@ -362,6 +365,13 @@ public final class PostgresStore: ServerStore {
         }
         try replay.finish(into: &report)
         try replay.compareOrphans(stored.keys.filter { !written.contains($0) }.sorted(), into: &report)
+    }
+
+    /// A stored record's entries: its `fields`, or those of the change its `sole_ordinal` names.
+    static func entries(fields: ByteBuffer?, soleBody: ByteBuffer?) throws -> [String: CurrentFields.Entry] {
+        if let fields { return try CurrentFields.read(Data(fields.readableBytesView)) }
+        guard let soleBody else { throw JSONParseError("stored current state names a change the log does not hold") }
+        return try CurrentFields.entries(ofSoleChange: soleBody.readableBytesView)
     }
 
     public func backup(to destination: String) async throws {
@@ -390,13 +400,28 @@ extension PostgresStore {
     public static func createDatabase(server: String, prefix: String = "caresync_test") async throws -> String {
         let name = prefix + "_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
         let base = server.hasSuffix("/") ? String(server.dropLast()) : server
-        var logger = Logger(label: "caresync-create-database")
+        try await administer(base, "CREATE DATABASE \(name)")
+        return base + "/" + name
+    }
+
+    /// Drops the database at `url` that `createDatabase` made, closing any connection still open to it.
+    public static func dropDatabase(url: String) async throws {
+        guard let slash = url.lastIndex(of: "/") else { throw PostgresURLError(url: StoreLocation(url).display) }
+        let name = url[url.index(after: slash)...]
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw PostgresURLError(url: StoreLocation(url).display)
+        }
+        try await administer(String(url[..<slash]), "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+
+    /// Runs one statement on the server's `postgres` database.
+    private static func administer(_ server: String, _ statement: String) async throws {
+        var logger = Logger(label: "caresync-administer-database")
         logger.logLevel = .warning
-        let client = PostgresClient(configuration: try configuration(url: base + "/postgres", maximumConnections: 1), backgroundLogger: logger)
+        let client = PostgresClient(configuration: try configuration(url: server + "/postgres", maximumConnections: 1), backgroundLogger: logger)
         let runner = Task { await client.run() }
         defer { runner.cancel() }
         await letRun()
-        try await client.query("CREATE DATABASE \(unescaped: name)", logger: logger)
-        return base + "/" + name
+        try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
     }
 }
