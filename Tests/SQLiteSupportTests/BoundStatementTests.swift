@@ -10,13 +10,13 @@ import Testing
         let queue = try DatabaseQueue()
         let row = try queue.write { db in
             try db.execute(sql: "CREATE TABLE t (a TEXT, b BLOB NOT NULL, c INTEGER, d TEXT, e BLOB NOT NULL)")
-            let insert = try BoundStatement(db, sql: "INSERT INTO t (a, b, c, d, e) VALUES (?, ?, ?, ?, ?)")
+            let insert = try BoundStatement(db, sql: "INSERT INTO t (a, b, c, d, e) VALUES (:a, :b, :c, :d, :e)")
             try insert.run { values in
-                values.text("Schmerz „stark“ 😢")
-                values.blob([0, 1, 2, 255])
-                values.integer(Int64.min)
-                values.null()
-                values.blob([])
+                values.text(":a", "Schmerz „stark“ 😢")
+                values.blob(":b", [0, 1, 2, 255])
+                values.integer(":c", Int64.min)
+                values.null(":d")
+                values.blob(":e", [])
             }
             return try Row.fetchOne(db, sql: "SELECT a, b, c, d, e, typeof(e) AS eType FROM t")
         }
@@ -33,22 +33,22 @@ import Testing
         let queue = try DatabaseQueue()
         try queue.write { db in
             try db.execute(sql: "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)")
-            let insert = try BoundStatement(db, sql: "INSERT INTO t (id, n) VALUES (?, ?)")
+            let insert = try BoundStatement(db, sql: "INSERT INTO t (id, n) VALUES (:id, :n)")
             try insert.run { values in
-                values.text("a")
-                values.integer(1)
+                values.text(":id", "a")
+                values.integer(":n", 1)
             }
             #expect {
                 try insert.run { values in
-                    values.text("a")
-                    values.integer(2)
+                    values.text(":id", "a")
+                    values.integer(":n", 2)
                 }
             } throws: { error in
                 (error as? DatabaseError)?.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
             }
             try insert.run { values in
-                values.text("b")
-                values.integer(3)
+                values.text(":id", "b")
+                values.integer(":n", 3)
             }
             #expect(try Int.fetchAll(db, sql: "SELECT n FROM t ORDER BY id") == [1, 3])
         }
@@ -60,8 +60,8 @@ import Testing
             try db.execute(sql: "CREATE TABLE t (n INTEGER, a TEXT, b BLOB)")
             try db.execute(sql: "INSERT INTO t VALUES (1, 'Schmerz „stark“ 😢', x'00ff'), (2, '', x''), (3, NULL, NULL)")
             var rows: [(Int64, String, [UInt8])] = []
-            try BoundStatement(db, sql: "SELECT n, a, b FROM t WHERE n >= ? ORDER BY n").forEachRow { values in
-                values.integer(1)
+            try BoundStatement(db, sql: "SELECT n, a, b FROM t WHERE n >= :from ORDER BY n").forEachRow { values in
+                values.integer(":from", 1)
             } _: { row in
                 rows.append((row.integer(0), row.text(1), row.blob(2)))
             }
@@ -78,15 +78,53 @@ import Testing
         let (found, missing, unbound) = try queue.write { db in
             try db.execute(sql: "CREATE TABLE t (id TEXT PRIMARY KEY, b BLOB NOT NULL)")
             try db.execute(sql: "INSERT INTO t VALUES ('a', x'0102'), ('b', x'03')")
-            let select = try BoundStatement(db, sql: "SELECT b FROM t WHERE id = ?")
+            let select = try BoundStatement(db, sql: "SELECT b FROM t WHERE id = :id")
             return (
-                try select.firstRow({ values in values.text("b") }, { $0.blob(0) }),
-                try select.firstRow({ values in values.text("c") }, { $0.blob(0) }),
+                try select.firstRow({ values in values.text(":id", "b") }, { $0.blob(0) }),
+                try select.firstRow({ values in values.text(":id", "c") }, { $0.blob(0) }),
                 try BoundStatement(db, sql: "SELECT count(*) FROM t").firstRow { $0.integer(0) }
             )
         }
         #expect(found == [3])
         #expect(missing == nil)
         #expect(unbound == 2)
+    }
+
+    /// Values go by name: a name the statement lacks (a misspelt column), a parameter bound twice or one
+    /// left unbound is refused, naming it, and the statement stores nothing.
+    @Test func aMisnamedTwiceBoundOrUnboundParameterIsRefusedAndNothingIsStored() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (id TEXT, name TEXT)")
+            let insert = try BoundStatement(db, sql: "INSERT INTO t (id, name) VALUES (:id, :name)")
+            let attempts: [(String, (inout BoundStatement.Values) -> Void)] = [
+                (
+                    "no parameter :nmae",
+                    {
+                        $0.text(":id", "a"); $0.text(":nmae", "Mia")
+                    }
+                ),
+                (
+                    "parameter :id is bound twice",
+                    {
+                        $0.text(":id", "a"); $0.text(":id", "Mia")
+                    }
+                ),
+                ("parameter :name is not bound", { $0.text(":id", "a") }),
+            ]
+            for (message, bind) in attempts {
+                #expect {
+                    try insert.run(bind)
+                } throws: { error in
+                    (error as? DatabaseError)?.message?.contains(message) == true
+                }
+            }
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM t") == 0)
+            try insert.run { values in
+                values.text(":name", "Mia")
+                values.text(":id", "a")
+            }
+            #expect(try Row.fetchOne(db, sql: "SELECT id, name FROM t").map { [$0["id"] as String, $0["name"] as String] } == ["a", "Mia"])
+        }
     }
 }

@@ -17,11 +17,11 @@ extension Replica {
                 db,
                 sql: """
                     SELECT outbox.seq, change.body FROM outbox JOIN change ON change.seq = outbox.seq
-                    WHERE outbox.seq > ? ORDER BY outbox.seq LIMIT ?
+                    WHERE outbox.seq > :after ORDER BY outbox.seq LIMIT :limit
                     """
             ).forEachRow { values in
-                values.integer(position)
-                values.integer(Int64(limit))
+                values.integer(":after", position)
+                values.integer(":limit", Int64(limit))
             } _: { row in
                 queued.append(QueuedChange(position: row.integer(0), body: row.blob(1)))
             }
@@ -47,8 +47,8 @@ extension Replica {
     ///   - stored: the `latest` of each batch this push stored changes with, by its `previous`.
     func acknowledge(_ positions: [Int64], stored: [Int64: Int64] = [:], at date: Date = Date()) async throws(ClientError) {
         try await asyncWriteWithoutFsync { db in
-            let statement = try BoundStatement(db, sql: "DELETE FROM outbox WHERE seq = ?")
-            for position in positions { try statement.run { values in values.integer(position) } }
+            let statement = try BoundStatement(db, sql: "DELETE FROM outbox WHERE seq = :seq")
+            for position in positions { try statement.run { values in values.integer(":seq", position) } }
             try db.cachedStatement(sql: "UPDATE identity SET lastPushAt = ? WHERE id = 1").execute(arguments: [date])
             guard !stored.isEmpty else { return }
             let cursor = try Int64.fetchOne(db.cachedStatement(sql: "SELECT cursor FROM identity WHERE id = 1"))!

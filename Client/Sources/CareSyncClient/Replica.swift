@@ -66,9 +66,9 @@ final class Replica: Sendable {
     }
 
     /// Leaves the whole replica in its database file, the log emptied (`WALCheckpointer.close`). Before,
-    /// a command could exit in the middle of a background copy (`syncctl import` of 3,000 flares left a
-    /// 6.4 MB log behind); the next command, a push, finished it on the import's behalf, and the replica
-    /// file alone lacked what had been imported.
+    /// a command could exit in the middle of a background copy (`syncctl import` left its log behind);
+    /// the next command, a push, finished it on the import's behalf, and the replica file alone lacked
+    /// what had been imported.
     deinit { checkpointer.close() }
 
     /// Creates the replica of a device that has just enrolled.
@@ -110,7 +110,7 @@ final class Replica: Sendable {
     /// like every other, but it does not wait for the disk: under `synchronous=NORMAL` a WAL commit is not
     /// fsynced, and the next durable commit (a local edit) flushes it with its own, in order. Its
     /// statements, like the other statements of every sync, are prepared once per connection: preparing
-    /// one costs more than running it (5 % of the CPU of 50 devices syncing at once went to preparing).
+    /// one costs more than running it.
     func asyncWriteWithoutFsync<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(ClientError) -> T {
         do {
             return try await pool.writeWithoutTransaction { db in
@@ -220,8 +220,8 @@ struct RecordMerger {
     mutating func state(of id: UUID, in db: Database) throws -> RecordState? {
         if let state = states[id] { return state }
         guard
-            let stored = try BoundStatement(db, sql: "SELECT state FROM record WHERE id = ?").firstRow(
-                { values in values.text(id.canonical) }, { $0.blob(0) })
+            let stored = try BoundStatement(db, sql: "SELECT state FROM record WHERE id = :id").firstRow(
+                { values in values.text(":id", id.canonical) }, { $0.blob(0) })
         else { return nil }
         let state = try StoredRecord(Data(stored), of: id, in: db).state()
         states[id] = state
@@ -278,8 +278,7 @@ struct RecordMerger {
 
         /// The current values, cleared fields left out, as a listing shows them. A record of one change
         /// holds that change's fields: they are read from its body, which was checked when it was
-        /// logged, without reading it into a change and merging it (which took `syncctl export` of
-        /// 100,000 records to 3.5–3.8 s, against 2.8–2.9 s this way; docs/PERFORMANCE.md).
+        /// logged, without reading it into a change and merging it, which made `syncctl export` slower.
         func currentValues() throws -> [String: JSONValue] {
             switch self {
             case .merged(let data):
@@ -312,14 +311,18 @@ struct RecordMerger {
     @discardableResult
     static func log(_ change: Change, body: [UInt8], in db: Database) throws -> Int64? {
         try BoundStatement(
-            db, sql: "INSERT INTO change (id, recordId, type, hlc, author, body) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+            db,
+            sql: """
+                INSERT INTO change (id, recordId, type, hlc, author, body) VALUES (:id, :recordId, :type, :hlc, :author, :body)
+                ON CONFLICT (id) DO NOTHING
+                """
         ).run { values in
-            values.text(change.id.canonical)
-            values.text(change.record.canonical)
-            values.text(change.type.rawValue)
-            values.integer(change.hlc.packed)
-            values.text(change.author.canonical)
-            values.blob(body)
+            values.text(":id", change.id.canonical)
+            values.text(":recordId", change.record.canonical)
+            values.text(":type", change.type.rawValue)
+            values.integer(":hlc", change.hlc.packed)
+            values.text(":author", change.author.canonical)
+            values.blob(":body", body)
         }
         return db.changesCount > 0 ? db.lastInsertedRowID : nil
     }
@@ -396,7 +399,7 @@ struct RecordMerger {
         let statement = try BoundStatement(
             db,
             sql: """
-                INSERT INTO record (id, type, deleted, conflicts, updatedHLC, state) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO record (id, type, deleted, conflicts, updatedHLC, state) VALUES (:id, :type, :deleted, :conflicts, :updatedHLC, :state)
                 ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, conflicts = excluded.conflicts,
                     updatedHLC = excluded.updatedHLC, state = excluded.state
                 """)
@@ -410,12 +413,12 @@ struct RecordMerger {
                 stored = SoleRecord.bytes(seq: seq)
             }
             try statement.run { values in
-                values.text(record.id)
-                values.text(record.type)
-                values.integer(record.deleted ? 1 : 0)
-                values.integer(Int64(record.conflicts))
-                values.integer(record.updatedHLC)
-                values.blob(stored)
+                values.text(":id", record.id)
+                values.text(":type", record.type)
+                values.integer(":deleted", record.deleted ? 1 : 0)
+                values.integer(":conflicts", Int64(record.conflicts))
+                values.integer(":updatedHLC", record.updatedHLC)
+                values.blob(":state", stored)
             }
         }
     }

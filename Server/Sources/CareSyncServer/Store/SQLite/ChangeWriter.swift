@@ -31,7 +31,8 @@ struct ChangeWriter {
         insertChange = try BoundStatement(
             db,
             sql: """
-                INSERT INTO change (id, diaryId, recordId, type, hlc, author, body, receivedAt, ordinal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO change (id, diaryId, recordId, type, hlc, author, body, receivedAt, ordinal)
+                VALUES (:id, :diaryId, :recordId, :type, :hlc, :author, :body, :receivedAt, :ordinal)
                 ON CONFLICT (id) DO NOTHING
                 """)
         (latestSeq, ordinal) = try Self.lastChange(of: diary, in: db)
@@ -63,23 +64,23 @@ struct ChangeWriter {
 
     /// Writes every record this batch touched: its type and current state.
     mutating func finish() throws {
-        let insert = try BoundStatement(db, sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, ?, ?)")
-        let update = try BoundStatement(db, sql: "UPDATE record SET fields = ? WHERE diaryId = ? AND id = ?")
+        let insert = try BoundStatement(db, sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (:diaryId, :id, :type, :fields)")
+        let update = try BoundStatement(db, sql: "UPDATE record SET fields = :fields WHERE diaryId = :diaryId AND id = :id")
         for pending in records.values where pending.touched {
             let fields = pending.storedBytes
             if pending.exists {
                 try update.run { values in
-                    values.blob(fields)
-                    values.text(diary)
-                    values.text(pending.id)
+                    values.blob(":fields", fields)
+                    values.text(":diaryId", diary)
+                    values.text(":id", pending.id)
                 }
             } else {
                 try insert.run { values in
-                    values.text(diary)
-                    values.text(pending.id)
+                    values.text(":diaryId", diary)
+                    values.text(":id", pending.id)
                     // Known once a change was stored into the record; NULL would break the NOT NULL.
-                    if let type = pending.type { values.text(type.rawValue) } else { values.null() }
-                    values.blob(fields)
+                    if let type = pending.type { values.text(":type", type.rawValue) } else { values.null(":type") }
+                    values.blob(":fields", fields)
                 }
             }
         }
@@ -91,15 +92,15 @@ struct ChangeWriter {
         let change = storable.change
         do {
             try insertChange.run { values in
-                values.text(storable.id)
-                values.text(diary)
-                values.text(storable.record)
-                values.text(change.type.rawValue)
-                values.integer(change.hlc.packed)
-                values.text(author)
-                values.blob(storable.body)
-                values.text(receivedAt)
-                values.integer(ordinal + 1)
+                values.text(":id", storable.id)
+                values.text(":diaryId", diary)
+                values.text(":recordId", storable.record)
+                values.text(":type", change.type.rawValue)
+                values.integer(":hlc", change.hlc.packed)
+                values.text(":author", author)
+                values.blob(":body", storable.body)
+                values.text(":receivedAt", receivedAt)
+                values.integer(":ordinal", ordinal + 1)
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             // UNIQUE (author, hlc): another change with this stamp.

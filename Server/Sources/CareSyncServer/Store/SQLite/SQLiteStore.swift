@@ -49,7 +49,7 @@ public final class SQLiteStore: ServerStore {
     }
 
     /// Leaves the whole database in its file, the log emptied and removed, and closes every connection.
-    /// `serve` calls it once the service has stopped, rather than leaving it to `deinit`: in 4 of 45 stops
+    /// `serve` calls it once the service has stopped, rather than leaving it to `deinit`: in some stops
     /// right after a push on a busy machine, the log stayed beside the file, not even emptied, so `deinit`
     /// had not run before the process ended (safe, as SQLite replays the log at the next open, but not
     /// what an operator expects).
@@ -95,8 +95,8 @@ public final class SQLiteStore: ServerStore {
     }
 
     /// Read on the caller's thread, as `pull` is: a short indexed read in WAL mode never waits for a
-    /// writer, and costs less than handing it to GRDB's reader queues and back (measured with 50 devices
-    /// syncing at once: 19–38 ms of waiting for each 0.1 ms read), on a connection of its own
+    /// writer, and costs less than handing it to GRDB's reader queues and back (with many devices syncing
+    /// at once, it waited there far longer than it took), on a connection of its own
     /// (`DatabaseQueue.oneStatementReader`).
     public func device(id: String) throws -> Device? {
         try deviceReader.inDatabase { db in
@@ -363,15 +363,17 @@ public final class SQLiteStore: ServerStore {
             var bodies: [[UInt8]] = []
             bodies.reserveCapacity(limit)
             var end: (seq: Int64, ordinal: Int64)?
-            try BoundStatement(db, sql: "SELECT seq, ordinal, body FROM change WHERE diaryId = ? AND ordinal > ? ORDER BY ordinal LIMIT ?")
-                .forEachRow({ values in
-                    values.text(diary)
-                    values.integer(start)
-                    values.integer(Int64(limit))
-                }) { row in
-                    bodies.append(row.blob(2))
-                    end = (row.integer(0), row.integer(1))
-                }
+            try BoundStatement(
+                db, sql: "SELECT seq, ordinal, body FROM change WHERE diaryId = :diaryId AND ordinal > :after ORDER BY ordinal LIMIT :limit"
+            )
+            .forEachRow({ values in
+                values.text(":diaryId", diary)
+                values.integer(":after", start)
+                values.integer(":limit", Int64(limit))
+            }) { row in
+                bodies.append(row.blob(2))
+                end = (row.integer(0), row.integer(1))
+            }
             let last = try ChangeWriter.lastChange(of: diary, in: db)
             // Ordinals count a diary's changes in seq order: what remains after this page is a subtraction.
             return PullPage(bodies: bodies, next: end?.seq ?? cursor, remaining: end.map { last.ordinal - $0.ordinal } ?? 0, latest: last.seq)
