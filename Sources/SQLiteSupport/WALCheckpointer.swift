@@ -8,9 +8,8 @@ import Synchronization
 /// its own, so that no commit waits for it.
 ///
 /// SQLite's automatic checkpoint runs inside the commit that takes the log past 1,000 pages, and that
-/// commit waits for it. Measured (docs/PERFORMANCE.md): on the server, 30–37 ms about once every three
-/// 500-change pushes, with every push of the group commit waiting too; in a replica, pulled pages
-/// committed in 17 ms on average instead of 4. `watch(_:)` replaces that automatic checkpoint on a
+/// commit waits for it: on the server every push of the group commit waits with it, and in a replica
+/// pulled pages commit much more slowly on average. `watch(_:)` replaces that automatic checkpoint on a
 /// connection: past the same 1,000 pages, a commit only wakes this checkpointer and returns.
 ///
 /// A passive checkpoint never blocks a writer. While writes never pause, though, the log cannot start

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// `seen` holds, for every field the change sets, the stamps of the values its author's replica held for
 /// that field when the edit was made (the winner and any open conflicts; empty if the field was unset).
-/// That is how a replica tells a sequential edit from a concurrent one (SPEC section 3).
+/// That is how a replica tells a sequential edit from a concurrent one (docs/PROTOCOL.md section 5).
 public struct Change: Sendable, Hashable {
     public let id: UUID
     public let diary: UUID
@@ -138,7 +138,7 @@ extension Change {
     }
 
     /// Checks what a change may be when it is made or pushed: an HLC after zero, and every field value
-    /// against the record rules of SPEC section 2. Reading a change checks its form only, so that one
+    /// against the record rules of docs/PROTOCOL.md section 2. Reading a change checks its form only, so that one
     /// stored under earlier rules is still read and merged by every replica.
     public func validate() throws(ValidationError) {
         guard hlc >= HLC.first else {

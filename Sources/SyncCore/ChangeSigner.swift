@@ -56,7 +56,7 @@ public enum ChangeSigner {
 
 /// Checks signatures made with one device key. HMAC hashes the padded key before any message, so a
 /// verifier does that once and each check starts from a copy of that state: a push checks up to 1,000
-/// changes by the same author (measured: setting up the key was half the cost of checking a change).
+/// changes by the same author, and setting up the key is a large part of the cost of checking a change.
 public struct ChangeVerifier: Sendable {
     private let keyed: HMAC<SHA256>
 

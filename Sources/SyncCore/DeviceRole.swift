@@ -1,4 +1,4 @@
-/// What a device may do in its diary (SPEC section 6).
+/// What a device may do in its diary (docs/USAGE.md, "Roles").
 public enum DeviceRole: String, Sendable, CaseIterable, Codable, Hashable {
     /// Reads, writes, invites and revokes.
     case owner

@@ -4,7 +4,7 @@ extension UUID {
     /// A new time-ordered UUID (RFC 9562 version 7): 48 bits of Unix milliseconds, then random bits.
     ///
     /// Change and record ids are v7 so that SQLite appends them to the end of its indexes instead of
-    /// scattering inserts across pages (measured on this machine: 180k vs 47k rows/s for random v4).
+    /// scattering inserts across pages as random v4 ids do, which makes inserting much slower.
     public static func version7(now: Date = Date()) -> UUID {
         var generator = SystemRandomNumberGenerator()
         return version7(millis: UInt64(max(0, now.timeIntervalSince1970 * 1000)), using: &generator)
@@ -100,7 +100,7 @@ extension UUID {
     }
 
     /// The value of a lowercase hex digit. Comparisons rather than range patterns: a pattern was a call
-    /// for every digit (1 % of a push's CPU, for the ids and signatures it reads).
+    /// for every digit of the ids and signatures a push reads.
     static func nibble(_ byte: UInt8) -> UInt8? {
         if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") { return byte - UInt8(ascii: "0") }
         if byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f") { return byte - UInt8(ascii: "a") + 10 }

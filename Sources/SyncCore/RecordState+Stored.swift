@@ -262,7 +262,7 @@ extension RecordState {
 /// change came to them in a batch or a page: `{"sole": 123}`, the change's sequence number in the log
 /// beside it. The record's values and stamp are in the change's signed body; the record's next change
 /// writes it out in full. A fresh device's pull and a bulk push make mostly such records, and the form
-/// takes a few bytes where the full one repeats the change (docs/PERFORMANCE.md).
+/// takes a few bytes where the full one repeats the change.
 public enum SoleRecord {
     public static func bytes(seq: Int64) -> [UInt8] {
         prefix + Array(String(seq).utf8) + [UInt8(ascii: "}")]

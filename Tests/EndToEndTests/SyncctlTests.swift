@@ -5,7 +5,7 @@ import Testing
 
 @testable import CareSyncClient
 
-/// A family using the real `syncctl` against the real `caresync-server` (SPEC section 5).
+/// A family using the real `syncctl` against the real `caresync-server` (docs/USAGE.md).
 @Suite struct SyncctlTests {
     static func id(_ output: String) -> String { output.trimmingCharacters(in: .whitespacesAndNewlines) }
 

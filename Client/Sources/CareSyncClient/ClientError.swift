@@ -2,7 +2,7 @@ import Foundation
 import SyncCore
 
 /// Why a client operation failed, sorted into the kinds that `syncctl` turns into exit codes
-/// (SPEC section 5): none of them loses a queued change.
+/// (docs/USAGE.md): none of them loses a queued change.
 public enum ClientError: Error, CustomStringConvertible, Sendable {
     /// Bad input: an invalid field, an unknown record, a malformed import file. Exit 1.
     case invalid(String)
@@ -30,7 +30,7 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    /// The process exit code of SPEC section 5.
+    /// The process exit code (docs/USAGE.md, "Exit codes").
     public var exitCode: Int32 {
         switch self {
         case .invalid, .server, .setup: 1

@@ -36,9 +36,8 @@ extension Replica {
                 return merger.encoded()
             }
             // The records of a large page are merged and encoded on another thread while this one logs
-            // the changes (measured per page of 1,000: 22 ms of the first beside 15 ms of the second). A
-            // small one, such as the device's own changes coming back, is merged here: handing it over
-            // would cost two thread switches for less work than that.
+            // the changes. A small one, such as the device's own changes coming back, is merged here:
+            // handing it over would cost two thread switches for less work than they take.
             let merged = fresh.count >= Self.changesMergedOffThread ? OffThread(merge) : nil
             var authors: Set<UUID> = []
             // Where each change went in the log, for the records of one change, which name it.

@@ -61,16 +61,16 @@ enum ReplicaSchema {
             }
         }
         migrator.registerMigration("v2: a record's current values read from its merged state, not kept twice") { db in
-            // The state's "values" member holds them already: the copy was 266 of the 2,019 bytes a pulled
-            // flare took (docs/PERFORMANCE.md). SQLite rewrites the table without the column.
+            // The state's "values" member holds them already: the copy only added to the bytes a pulled
+            // flare took. SQLite rewrites the table without the column.
             try db.alter(table: "record") { t in t.drop(column: "fieldValues") }
         }
         migrator.registerMigration("v3: the outbox keyed by the change's seq; local edits leave the identity row alone") { db in
             // A local edit is its own durable commit, and every page it changes is written to the log and
-            // synced: committing was more than half of an edit's CPU (docs/PERFORMANCE.md). Keyed by the
-            // change's seq, the outbox is one b-tree instead of a table and an index on the change's text
-            // id; and an edit reads its clock from the log's greatest stamp (`Replica.lastStamp`) instead of
-            // writing it into `identity`. A new flare's edit writes 8 pages to the log instead of 10.
+            // synced: committing was most of an edit's CPU. Keyed by the change's seq, the outbox is one
+            // b-tree instead of a table and an index on the change's text id; and an edit reads its clock
+            // from the log's greatest stamp (`Replica.lastStamp`) instead of writing it into `identity`. A
+            // new flare's edit writes fewer pages to the log.
             try db.create(table: "queue") { t in
                 t.primaryKey("seq", .integer).references("change", column: "seq")
             }

@@ -31,11 +31,11 @@ public struct PullResult: Sendable, Equatable {
 }
 
 /// Push sends the outbox in batches and clears only what the server acknowledged; pull pages from the
-/// cursor and merges each page in the transaction that moves the cursor (SPEC sections 5 and 6).
+/// cursor and merges each page in the transaction that moves the cursor (docs/PROTOCOL.md section 9).
 extension DiaryDevice {
     /// The most changes, and about the most bytes, in one push request: all the server takes (1,000 and
-    /// 4 MiB). Each batch costs a request, a commit on both sides and the server's lookup of its records:
-    /// batches of 1,000 used 81–85 µs of CPU per change pushed against 88–98 for 500 (docs/PERFORMANCE.md).
+    /// 4 MiB). Each batch costs a request, a commit on both sides and the server's lookup of its records,
+    /// so batches of 1,000 cost less CPU per change pushed than batches of 500.
     static let pushBatchChanges = 1_000
     static let pushBatchBytes = 3 * 1024 * 1024
     /// Push requests in flight at once: the server verifies one batch while it stores the one before.

@@ -22,7 +22,7 @@ struct Syncctl: AsyncParsableCommand {
             Conflicts.self, Invite.self, Devices.self, Revoke.self, Import.self, Export.self, Report.self,
         ])
 
-    /// Runs the command and exits with the codes of SPEC section 5: usage errors are 2 (not
+    /// Runs the command and exits with the codes of docs/USAGE.md: usage errors are 2 (not
     /// ArgumentParser's 64), and client errors carry their own code.
     static func main() async {
         do {

@@ -30,7 +30,7 @@ public struct CareSyncRequestContext: RequestContext {
     }
 }
 
-/// Checks the RFC 9421 signature of every request to a diary (SPEC section 6): a fresh timestamp, an unseen
+/// Checks the RFC 9421 signature of every request to a diary (docs/PROTOCOL.md section 8): a fresh timestamp, an unseen
 /// nonce, the body's digest, the device's HMAC, a device neither revoked nor expired, and the diary of the
 /// path being the device's own. Refusals are 401, except another diary, which is 404 as if it did not exist.
 struct RequestAuthenticator: RouterMiddleware {

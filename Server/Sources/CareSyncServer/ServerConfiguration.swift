@@ -1,6 +1,6 @@
 import Foundation
 
-/// Everything `caresync-server serve` can be told, with the defaults of SPEC section 4.
+/// Everything `caresync-server serve` can be told, with its defaults (docs/USAGE.md).
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080

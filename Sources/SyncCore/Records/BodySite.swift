@@ -1,7 +1,7 @@
 /// Where a lesion is: a bone (or region) from the CareSync vocabulary, with a side where the bone is paired.
 ///
-/// Text form: `tibia-left`, `clavicle-right`, `spine`. The vocabulary is SPEC section 2's, extended with
-/// sites that CRMO literature reports often enough to matter (see docs/PROTOCOL.md, "Body sites").
+/// Text form: `tibia-left`, `clavicle-right`, `spine`. The vocabulary, and the sources for the sites CRMO
+/// literature reports often enough to matter, are in docs/PROTOCOL.md, "Body sites".
 public struct BodySite: Hashable, Sendable, CustomStringConvertible {
     public enum Side: String, Sendable, CaseIterable {
         case left, right

@@ -16,7 +16,7 @@ public enum FHIRExport {
     static let loinc = "http://loinc.org"
     static let ucum = "http://unitsofmeasure.org"
     static let observationCategorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
-    /// The body-site vocabulary of SPEC section 2, as a CareSync code system.
+    /// The body-site vocabulary of docs/PROTOCOL.md section 2, as a CareSync code system.
     public static let bodySiteSystem = "https://caresync.invalid/fhir/CodeSystem/body-site"
     static let crmoText = "Chronic recurrent multifocal osteomyelitis (CRMO), also called chronic nonbacterial osteomyelitis (CNO)"
 
@@ -201,7 +201,7 @@ public enum FHIRExport {
         }
     }
 
-    /// UCUM codes of the dose units of SPEC section 2.
+    /// UCUM codes of the dose units of docs/PROTOCOL.md section 2.
     static func ucumCode(_ unit: String) -> String {
         switch unit {
         case "ml": "mL"

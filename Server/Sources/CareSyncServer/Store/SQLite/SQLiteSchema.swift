@@ -102,8 +102,8 @@ enum SQLiteSchema {
             try db.create(index: "change_ordinal", on: "change", columns: ["diaryId", "ordinal"], unique: true)
         }
         migrator.registerMigration("v3: each record's current field values in one row instead of one row per field") { db in
-            // A push then writes one record row per change instead of one row per field (measured: the
-            // per-field upserts were most of the cost of storing a push; docs/PERFORMANCE.md).
+            // A push then writes one record row per change instead of one row per field: the per-field
+            // upserts were most of the cost of storing a push.
             try db.alter(table: "record") { t in t.add(column: "fields", .blob).notNull().defaults(to: "{}") }
             var records: [String: [String: JSONValue]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT diaryId, recordId, field, value, stamp, changeId FROM fieldValue") {
@@ -123,10 +123,9 @@ enum SQLiteSchema {
             try db.drop(table: "fieldValue")
         }
         migrator.registerMigration("v4: a record's current values grouped by the change that wrote them") { db in
-            // Each change id and stamp once per record instead of once per field: a new flare's row shrinks
-            // from 1,116 bytes to 378, and a push writes one for every change (docs/PERFORMANCE.md).
-            // A page of rows at a time, so that memory stays flat however many records the server holds
-            // (measured, release build: 100,000 records in 1.9 s, 40 MB at the peak).
+            // Each change id and stamp once per record instead of once per field: a new flare's row is much
+            // smaller, and a push writes one for every change.
+            // A page of rows at a time, so that memory stays flat however many records the server holds.
             try forEachRecordPage(in: db) { row in
                 let entries = try EarlierCurrentFields.readFirstForm(row["fields"])
                 try db.execute(
@@ -136,10 +135,8 @@ enum SQLiteSchema {
         }
         migrator.registerMigration("v5: a record's current state names the change that wrote each field, keyed by diary and id") { db in
             // The values are in the changes' signed bodies already: a record names, for each field, the
-            // change whose value wins, and that change's stamp. A new flare's row shrinks from about 465
-            // bytes to about 260, and without a rowid its key is its only b-tree: one insert fewer for
-            // every change pushed (docs/PERFORMANCE.md). Measured, release build: 100,000 records in
-            // 7.0–7.9 s, 39 MB at the peak.
+            // change whose value wins, and that change's stamp. A new flare's row is smaller, and without
+            // a rowid its key is its only b-tree: one insert fewer for every change pushed.
             try db.create(table: "currentRecord", options: .withoutRowID) { t in
                 t.column("diaryId", .text).notNull().references("diary")
                 t.column("id", .text).notNull()
@@ -160,8 +157,7 @@ enum SQLiteSchema {
         }
         migrator.registerMigration("v6: the log is read in each diary by ordinal; its index by diary and sequence number goes") { db in
             // The (diaryId, ordinal) index, unique, finds a diary's changes in the same order: ordinals rise
-            // with sequence numbers within a diary. One b-tree insert fewer for every change pushed
-            // (docs/PERFORMANCE.md).
+            // with sequence numbers within a diary. One b-tree insert fewer for every change pushed.
             try db.drop(index: "change_by_diary")
         }
         migrator.registerMigration("v7: request nonces and failed enrollments are kept in the database, and a row for the health check") { db in
