@@ -81,6 +81,11 @@ public struct BoundStatement {
             return String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, column))), as: UTF8.self)
         }
 
+        /// The blob, or nil for NULL.
+        public func optionalBlob(_ column: Int32) -> [UInt8]? {
+            sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : blob(column)
+        }
+
         public func blob(_ column: Int32) -> [UInt8] {
             guard let blob = sqlite3_column_blob(handle, column) else { return [] }
             return Array(UnsafeRawBufferPointer(start: blob, count: Int(sqlite3_column_bytes(handle, column))))

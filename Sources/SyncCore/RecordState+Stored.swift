@@ -257,24 +257,3 @@ extension RecordState {
         return try RecordState(storedValue: value).values
     }
 }
-
-/// A record made by one change and not changed since, as the server and a replica store it when that
-/// change came to them in a batch or a page: `{"sole": 123}`, the change's sequence number in the log
-/// beside it. The record's values and stamp are in the change's signed body; the record's next change
-/// writes it out in full. A fresh device's pull and a bulk push make mostly such records, and the form
-/// takes a few bytes where the full one repeats the change.
-public enum SoleRecord {
-    public static func bytes(seq: Int64) -> [UInt8] {
-        prefix + Array(String(seq).utf8) + [UInt8(ascii: "}")]
-    }
-
-    /// The sequence number stored bytes of this form name; nil for bytes of any other form.
-    public static func seq(in stored: some BidirectionalCollection<UInt8>) -> Int64? {
-        guard stored.count > prefix.count + 1, stored.starts(with: prefix), stored.last == UInt8(ascii: "}") else { return nil }
-        let digits = stored.dropFirst(prefix.count).dropLast()
-        guard digits.count <= 18, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
-        return digits.reduce(0) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
-    }
-
-    private static let prefix = Array(#"{"sole":"#.utf8)
-}

@@ -115,6 +115,50 @@ import Testing
         #expect(schemas.count == 2 && schemas.allSatisfy { $0.contains(recordTypeCheck) && !$0.contains(listedRecordTypesCheck) }, "\(schemas)")
     }
 
+    /// Version 9 moves the change a record of one change names out of its `fields` and into a column the
+    /// schema checks: a foreign key to the log, and exactly one of the two forms.
+    @Test func version9NamesASoleChangeInAColumnTheSchemaChecks() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.remove() }
+        let (path, queue) = try Self.database(in: harness, upTo: "v8: a record's type is checked for its form, so records of a newer kind are kept")
+        let (diary, device) = (UUID.version7().canonical, UUID.version7().canonical)
+        let (sole, full) = (UUID.version7().canonical, UUID.version7().canonical)
+        let fullFields = Data(#"{"0193610c-0d00-7000-8000-000000000001":{"fields":["pain"],"stamp":"0193610c0d000000@x"}}"#.utf8)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO diary (id, name, createdAt) VALUES (?, 'Mia', ?)", arguments: [diary, Date()])
+            try db.execute(
+                sql: "INSERT INTO device (id, diaryId, name, role, key, createdAt) VALUES (?, ?, 'Mum', 'owner', ?, ?)",
+                arguments: [device, diary, Data(count: 32), Date()])
+            try db.execute(
+                sql: """
+                    INSERT INTO change (seq, id, diaryId, recordId, type, hlc, author, body, receivedAt, ordinal)
+                    VALUES (7, ?, ?, ?, 'flare', 1, ?, x'7b7d', ?, 1)
+                    """, arguments: [UUID.version7().canonical, diary, sole, device, Date()])
+            try db.execute(
+                sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (?, ?, 'flare', ?), (?, ?, 'flare', ?)",
+                arguments: [diary, sole, Data(#"{"sole":7}"#.utf8), diary, full, fullFields])
+        }
+        try queue.close()
+
+        let database = try SQLiteStore(path: path)
+        let rows = try await database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, soleSeq, fields FROM record").map {
+                ($0["id"] as String, $0["soleSeq"] as Int64?, $0["fields"] as Data?)
+            }
+        }
+        #expect(rows.count == 2)
+        #expect(rows.contains { $0.0 == sole && $0.1 == 7 && $0.2 == nil }, "\(rows)")
+        #expect(rows.contains { $0.0 == full && $0.1 == nil && $0.2 == fullFields }, "\(rows)")
+        for (statement, arguments) in [
+            ("UPDATE record SET soleSeq = 8 WHERE id = ?", [sole]), ("UPDATE record SET fields = NULL WHERE id = ?", [full]),
+            ("UPDATE record SET fields = x'7b7d' WHERE id = ?", [sole]),
+        ] {
+            #expect(throws: DatabaseError.self, "\(statement)") {
+                try database.pool.write { db in try db.execute(sql: statement, arguments: StatementArguments(arguments)) }
+            }
+        }
+    }
+
     /// Versions 4 and 5 rewrite every record's current state, a page of rows at a time: more records
     /// than fit in a page are all converted, each exactly once. Version 4 groups the values by change;
     /// version 5 keeps only which change wins each field, in a table without rowids.
@@ -197,7 +241,6 @@ import Testing
         ]
         #expect(bytes == tree.canonicalBytes)
         #expect(try CurrentFields.read(Data(bytes)) == entries)
-        #expect(SoleRecord.bytes(seq: 1_234_567) == JSONValue.object(["sole": .int(1_234_567)]).canonicalBytes)
     }
 
     /// On PostgreSQL the log takes no change whose author is not a device of its diary, and no device

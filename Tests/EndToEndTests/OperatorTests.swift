@@ -120,7 +120,7 @@ import Testing
             let health = try exchange(Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8), port: port)
             #expect(health.status == 200, "\(health)")
             #expect(health.json?["status"] as? String == "ok" && health.json?["database"] as? String == "writable")
-            #expect(health.json?["schema_version"] as? Int == 8, "the schema this version migrates to: \(health)")
+            #expect(health.json?["schema_version"] as? Int == 9, "the schema this version migrates to: \(health)")
 
             try await family.ok(
                 "mum", "flare", "add", "--started", "2026-11-20", "--site", "tibia-left", "--pain", "6", "--notes", "limping since Tuesday")

@@ -155,26 +155,34 @@ import Testing
         }
     }
 
-    /// A record of one change whose change is not in the log cannot be read: the error names both,
-    /// and the other records still list.
-    @Test func aRecordNamingAChangeTheLogLacksIsNamed() async throws {
+    /// A record of one change names its change by a foreign key, so the replica refuses a record naming
+    /// a change the log lacks; one naming another record's change cannot be read, the error naming the
+    /// record, and the other records still list.
+    @Test func aRecordNamingAChangeTheLogLacksOrOfAnotherRecordIsRefused() async throws {
         try await withFamily({ try await Family.parents() }) { family in
             let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
             let first = try mum.add(.flare, fields: ["started": "2026-03-01", "sites": ["spine"], "pain": 2])
             let second = try mum.add(.flare, fields: ["started": "2026-03-02", "sites": ["rib-left"], "pain": 3])
+            let third = try mum.add(.flare, fields: ["started": "2026-03-03", "sites": ["femur-left"], "pain": 4])
             try await mum.push()
             let dad = try DiaryDevice(home: ClientHome(path: family.home("dad")))
-            #expect(try await dad.pull().received == 2)
-            let file = try Self.replicaPath(home: family.home("dad"))
-            try await DatabaseQueue(path: file).write { db in
-                try db.execute(sql: #"UPDATE record SET state = CAST('{"sole":987654}' AS BLOB) WHERE id = ?"#, arguments: [first.canonical])
+            #expect(try await dad.pull().received == 3)
+            let replica = try DatabaseQueue(path: try Self.replicaPath(home: family.home("dad")))
+            #expect(throws: DatabaseError.self) {
+                try replica.write { db in try db.execute(sql: "UPDATE record SET soleSeq = 987654 WHERE id = ?", arguments: [first.canonical]) }
             }
+            try await replica.write { db in
+                try db.execute(
+                    sql: "UPDATE record SET soleSeq = (SELECT soleSeq FROM record WHERE id = ?) WHERE id = ?",
+                    arguments: [third.canonical, first.canonical])
+            }
+            try replica.close()
             #expect(throws: ClientError.self) { try dad.records() }
             do {
                 _ = try dad.record(first)
-                Issue.record("a record naming a change the log lacks was read")
+                Issue.record("a record naming another record's change was read")
             } catch {
-                #expect("\(error)".contains(first.canonical) && "\(error)".contains("987654"), "\(error)")
+                #expect("\(error)".contains(first.canonical) && "\(error)".contains("another record"), "\(error)")
             }
             #expect(try dad.record(second)?.values["pain"] == 3)
         }
@@ -209,6 +217,66 @@ import Testing
             #expect(try mum.records(includeDeleted: true) == before)
             let columns = try DatabaseQueue(path: file).read { db in try db.columns(in: "record").map(\.name) }
             #expect(!columns.contains("fieldValues"), "\(columns)")
+        }
+    }
+
+    /// A replica that a newer syncctl migrated further is refused with a message naming the newer
+    /// migration, and left as it was.
+    @Test func aReplicaANewerSyncctlMigratedIsRefusedSayingSo() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let home = family.home("mum")
+            try DiaryDevice(home: ClientHome(path: home)).add(.flare, fields: ["started": "2026-03-01", "sites": ["spine"], "pain": 2])
+            let file = try Self.replicaPath(home: home)
+            try await DatabaseQueue(path: file).write { db in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+            }
+            #expect {
+                try DiaryDevice(home: ClientHome(path: home)).records()
+            } throws: { error in
+                "\(error)".contains("newer syncctl") && "\(error)".contains("v99: from the future")
+            }
+            let records = try await DatabaseQueue(path: file).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM record") }
+            #expect(records == 1)
+        }
+    }
+
+    /// Until version 5 of its schema a replica named a record's one change inside its state, as
+    /// `{"sole": seq}`; it opens with the change named in `soleSeq` and lists the same records.
+    @Test func aReplicaThatNamedSoleChangesInsideTheStateListsTheSameRecords() async throws {
+        try await withFamily({ try await Family.parents() }) { family in
+            let mum = try DiaryDevice(home: ClientHome(path: family.home("mum")))
+            let edited = try mum.add(.flare, fields: ["started": "2026-03-05", "sites": ["femur-right"], "pain": 7])
+            try mum.update(edited, fields: ["pain": 4])
+            for day in 1...4 { try mum.add(.flare, fields: ["started": .string("2026-04-0\(day)"), "sites": ["spine"], "pain": .int(Int64(day))]) }
+            try await mum.push()
+            let home = family.home("dad")
+            let before: (records: [DiaryRecord], stored: [[DatabaseValue]], sole: Int)
+            do {
+                let dad = try DiaryDevice(home: ClientHome(path: home))
+                #expect(try await dad.pull().received == 6)
+                let stored = try Self.storedRecords(home: home)
+                before = (try dad.records(includeDeleted: true), stored.records, stored.sole)
+                #expect(before.sole == 4)
+            }
+            // As version 4 left it: no column, the change's seq inside the state.
+            let file = try Self.replicaPath(home: home)
+            try await DatabaseQueue(path: file).write { db in
+                try db.execute(
+                    sql: """
+                        CREATE TABLE oldRecord (id TEXT PRIMARY KEY, type TEXT NOT NULL, deleted BOOLEAN NOT NULL, conflicts INTEGER NOT NULL,
+                                                updatedHLC INTEGER NOT NULL, state BLOB NOT NULL);
+                        INSERT INTO oldRecord SELECT id, type, deleted, conflicts, updatedHLC,
+                            COALESCE(state, CAST('{"sole":' || soleSeq || '}' AS BLOB)) FROM record;
+                        DROP TABLE record;
+                        ALTER TABLE oldRecord RENAME TO record;
+                        DELETE FROM grdb_migrations WHERE identifier LIKE 'v5:%';
+                        """)
+            }
+            let dad = try DiaryDevice(home: ClientHome(path: home))
+            #expect(try dad.records(includeDeleted: true) == before.records)
+            let after = try Self.storedRecords(home: home)
+            #expect(after.records == before.stored)
+            #expect(after.sole == before.sole)
         }
     }
 
@@ -309,15 +377,16 @@ import Testing
         return home + "/" + (try #require(files.first { $0.hasSuffix("replica.sqlite") }))
     }
 
-    /// Every column of every record a replica stores, in id order, the state of a record stored as
-    /// `{"sole": seq}` read as the merged state it stands for; and how many were stored so.
+    /// Every column of every record a replica stores, in id order, the state of a record that names its
+    /// one change read as the merged state it stands for; and how many were stored so.
     static func storedRecords(home: String) throws -> (records: [[DatabaseValue]], sole: Int) {
         try DatabaseQueue(path: try replicaPath(home: home)).read { db in
             var sole = 0
-            let records = try Row.fetchAll(db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, state FROM record ORDER BY id").map {
-                row in
-                var columns = Array(row.databaseValues)
-                let stored = try RecordMerger.StoredRecord(row["state"], of: try #require(UUID(canonical: row["id"])), in: db)
+            let records = try Row.fetchAll(
+                db, sql: "SELECT id, type, deleted, conflicts, updatedHLC, state, \(RecordMerger.soleBody) FROM record ORDER BY id"
+            ).map { row in
+                var columns = Array(row.databaseValues.prefix(6))
+                let stored = try RecordMerger.StoredRecord(row, of: try #require(UUID(canonical: row["id"])))
                 if case .sole = stored {
                     sole += 1
                     columns[5] = Data(try stored.state().storedBytes).databaseValue

@@ -70,8 +70,8 @@ extension DiaryDevice {
     public func conflicts() throws(ClientError) -> [OpenConflict] {
         let members = try replica.members()
         let states = try replica.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, state FROM record WHERE conflicts > 0 ORDER BY id").map {
-                try RecordMerger.StoredRecord($0["state"], of: UUID(canonical: $0["id"])!, in: db).state()
+            try Row.fetchAll(db, sql: "SELECT id, state, \(RecordMerger.soleBody) FROM record WHERE conflicts > 0 ORDER BY id").map {
+                try RecordMerger.StoredRecord($0, of: UUID(canonical: $0["id"])!).state()
             }
         }
         return states.flatMap(\.conflicts).map { conflict in

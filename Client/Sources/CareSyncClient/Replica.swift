@@ -58,8 +58,18 @@ final class Replica: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try ReplicaSchema.migrator.migrate(pool)
+            let migrator = ReplicaSchema.migrator
+            // A replica a newer syncctl migrated further holds forms this one cannot read.
+            let unknown = try pool.read { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
+            guard unknown.isEmpty else {
+                throw ClientError.setup(
+                    "the replica \(path) was upgraded by a newer syncctl (\(unknown.sorted().joined(separator: "; "))); "
+                        + "upgrade syncctl, or restore a copy of this home made before")
+            }
+            try migrator.migrate(pool)
             syncReader = try DatabaseQueue.oneStatementReader(path: path)
+        } catch let error as ClientError {
+            throw error
         } catch {
             throw .setup("cannot open the replica \(path): \(error)")
         }
@@ -186,11 +196,11 @@ final class Replica: Sendable {
     }
 
     /// The columns `record(_:)` reads.
-    private static let selectRecords = "SELECT id, type, deleted, conflicts, updatedHLC, state FROM record"
+    private static let selectRecords = "SELECT id, type, deleted, conflicts, updatedHLC, state, \(RecordMerger.soleBody) FROM record"
 
     private static func record(_ row: Row, in db: Database) throws -> DiaryRecord {
         let id = UUID(canonical: row["id"])!
-        let values = try RecordMerger.StoredRecord(row["state"], of: id, in: db).currentValues()
+        let values = try RecordMerger.StoredRecord(row, of: id).currentValues()
         return DiaryRecord(
             id: id, type: RecordType(rawValue: row["type"])!, isDeleted: row["deleted"], values: values,
             updated: HLC(packed: row["updatedHLC"]), conflicts: row["conflicts"])
@@ -204,9 +214,9 @@ final class Replica: Sendable {
 struct RecordMerger {
     private var states: [UUID: RecordState] = [:]
     private var touched: Set<UUID> = []
-    /// New records made by one pulled change so far, not merged: each is stored as `{"sole": seq}` of
-    /// its change (`SoleRecord`; a fresh device's pull is mostly such records), and merged as usual
-    /// once a second change comes.
+    /// New records made by one pulled change so far, not merged: each row names its change by its seq
+    /// in the log (`soleSeq`; a fresh device's pull is mostly such records), and is merged as usual once
+    /// a second change comes.
     private var soles: [UUID: Change] = [:]
 
     init() {}
@@ -219,11 +229,13 @@ struct RecordMerger {
     /// The record's merged state, or nil if the replica has never seen it.
     mutating func state(of id: UUID, in db: Database) throws -> RecordState? {
         if let state = states[id] { return state }
+        let select = try BoundStatement(db, sql: "SELECT state, \(Self.soleBody) FROM record WHERE id = :id")
         guard
-            let stored = try BoundStatement(db, sql: "SELECT state FROM record WHERE id = :id").firstRow(
-                { values in values.text(":id", id.canonical) }, { $0.blob(0) })
+            let stored = try select.firstRow(
+                { values in values.text(":id", id.canonical) },
+                { row in try StoredRecord(state: row.optionalBlob(0).map { Data($0) }, soleBody: row.optionalBlob(1).map { Data($0) }, of: id) })
         else { return nil }
-        let state = try StoredRecord(Data(stored), of: id, in: db).state()
+        let state = try stored.state()
         states[id] = state
         return state
     }
@@ -232,31 +244,36 @@ struct RecordMerger {
     static func storedStates(of ids: some Collection<UUID>, in db: Database) throws -> [UUID: StoredRecord] {
         var stored: [UUID: StoredRecord] = [:]
         let rows = try Row.fetchCursor(
-            db.cachedStatement(sql: "SELECT id, state FROM record WHERE id IN (SELECT value FROM json_each(?))"),
+            db.cachedStatement(sql: "SELECT id, state, \(soleBody) FROM record WHERE id IN (SELECT value FROM json_each(?))"),
             arguments: [jsonList(ids.map(\.canonical))])
         while let row = try rows.next() {
-            if let id = UUID(canonical: row["id"]) { stored[id] = try StoredRecord(row["state"], of: id, in: db) }
+            if let id = UUID(canonical: row["id"]) { stored[id] = try StoredRecord(row, of: id) }
         }
         return stored
     }
 
-    /// A record's `state` as stored: a merged state (`RecordState.storedBytes`), or, for a record one
-    /// pulled change made alone, the signed body of that change, which `{"sole": seq}` names.
+    /// The column a query of `record` adds for `StoredRecord`: the body of the change `soleSeq` names.
+    static let soleBody = "(SELECT body FROM change WHERE change.seq = record.soleSeq) AS soleBody"
+
+    /// A record as stored: a merged state (`RecordState.storedBytes`) in `state`, or, for a record one
+    /// pulled change made alone, the signed body of the change its `soleSeq` names.
     enum StoredRecord: Sendable {
         case merged(Data)
         case sole(body: Data, record: UUID)
 
-        /// Reads the body of the change a record of one change names.
-        init(_ state: Data, of record: UUID, in db: Database) throws {
-            guard let seq = SoleRecord.seq(in: state) else {
+        /// From a row holding `state` and `soleBody`.
+        init(_ row: Row, of record: UUID) throws {
+            try self.init(state: row["state"], soleBody: row["soleBody"], of: record)
+        }
+
+        init(state: Data?, soleBody: Data?, of record: UUID) throws {
+            if let state {
                 self = .merged(state)
-                return
+            } else if let soleBody {
+                self = .sole(body: soleBody, record: record)
+            } else {
+                throw ClientError.setup("the replica is damaged: record \(record.canonical) has no state and names no change of its log")
             }
-            guard let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM change WHERE seq = ?"), arguments: [seq]) else {
-                throw ClientError.setup(
-                    "the replica is damaged: record \(record.canonical) names change \(seq) of its log, which the log does not hold")
-            }
-            self = .sole(body: body, record: record)
         }
 
         /// The merged state: a record of one change is that change merged into a new record.
@@ -399,18 +416,19 @@ struct RecordMerger {
         let statement = try BoundStatement(
             db,
             sql: """
-                INSERT INTO record (id, type, deleted, conflicts, updatedHLC, state) VALUES (:id, :type, :deleted, :conflicts, :updatedHLC, :state)
+                INSERT INTO record (id, type, deleted, conflicts, updatedHLC, soleSeq, state)
+                VALUES (:id, :type, :deleted, :conflicts, :updatedHLC, :soleSeq, :state)
                 ON CONFLICT (id) DO UPDATE SET deleted = excluded.deleted, conflicts = excluded.conflicts,
-                    updatedHLC = excluded.updatedHLC, state = excluded.state
+                    updatedHLC = excluded.updatedHLC, soleSeq = excluded.soleSeq, state = excluded.state
                 """)
         for record in records {
-            let stored: [UInt8]
+            var (sole, state): (Int64?, [UInt8]?) = (nil, nil)
             switch record.stored {
             case .merged(let bytes):
-                stored = bytes
+                state = bytes
             case .sole(let change):
                 guard let seq = seqs[change] else { throw ClientError.setup("change \(change.canonical) was not logged before its record") }
-                stored = SoleRecord.bytes(seq: seq)
+                sole = seq
             }
             try statement.run { values in
                 values.text(":id", record.id)
@@ -418,7 +436,8 @@ struct RecordMerger {
                 values.integer(":deleted", record.deleted ? 1 : 0)
                 values.integer(":conflicts", Int64(record.conflicts))
                 values.integer(":updatedHLC", record.updatedHLC)
-                values.blob(":state", stored)
+                if let sole { values.integer(":soleSeq", sole) } else { values.null(":soleSeq") }
+                if let state { values.blob(":state", state) } else { values.null(":state") }
             }
         }
     }

@@ -90,6 +90,29 @@ enum ReplicaSchema {
             // The definitions change in place (`loosenCheck`): no row is rewritten.
             for table in ["change", "record"] { try db.loosenCheck(table: table, from: listedRecordTypesCheck, to: recordTypeCheck) }
         }
+        migrator.registerMigration("v5: a record one pulled change made names that change in a column with a foreign key to the log") { db in
+            // `{"sole": seq}` inside `state` named a change where the schema could not check it: the column's
+            // foreign key does, and the check keeps exactly one of the two forms.
+            try db.create(table: "newRecord") { t in
+                t.primaryKey("id", .text).check(sql: "length(id) = 36")
+                t.column("type", .text).notNull().check(sql: recordTypeCheck)
+                t.column("deleted", .boolean).notNull()
+                t.column("conflicts", .integer).notNull()
+                t.column("updatedHLC", .integer).notNull()
+                t.column("soleSeq", .integer).references("change", column: "seq")
+                t.column("state", .blob)
+                t.check(sql: "(soleSeq IS NULL) <> (state IS NULL)")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO newRecord (id, type, deleted, conflicts, updatedHLC, soleSeq, state)
+                    SELECT id, type, deleted, conflicts, updatedHLC, sole, CASE WHEN sole IS NULL THEN state END
+                    FROM (SELECT *, CASE WHEN json_type(CAST(state AS TEXT), '$.sole') = 'integer'
+                                         THEN json_extract(CAST(state AS TEXT), '$.sole') END AS sole FROM record)
+                    """)
+            try db.drop(table: "record")
+            try db.rename(table: "newRecord", to: "record")
+        }
         return migrator
     }
 }

@@ -7,10 +7,11 @@ import SyncCore
 /// are in the changes' signed bodies.
 ///
 /// A record whose every field was set by the one change the log holds for it (a push mostly creates
-/// records) names that change instead: SQLite by its sequence number in `fields` (`SoleRecord`,
-/// `{"sole": 123}`), PostgreSQL by its ordinal in the column `sole_ordinal`. Its fields and stamp are in
-/// the change's signed body, where `entries(ofSoleChange:)` takes them from; a push writes no list of
-/// fields for a new record. The record's next change writes it out in full.
+/// records) names that change in a column instead, with a foreign key to the log (SQLite's
+/// `record.soleSeq`, PostgreSQL's `record.sole_ordinal`), and `fields` is NULL: its fields and stamp
+/// are in the change's signed body, where `entries(ofSoleChange:)` takes them from. The record's next
+/// change writes it out in full. `CurrentRecord.stored` writes both forms for both engines, and
+/// `entries(fields:soleBody:)` reads them.
 ///
 /// Migration v4 of the SQLite store wrote the values too, `{"<change id>": {"stamp": "…", "values": {"pain": 6, …}}, …}`;
 /// `read` reads that form for its migration v5.
@@ -33,7 +34,14 @@ enum CurrentFields {
         return change.fields.mapValues { _ in entry }
     }
 
-    /// The entries of a record stored in full (not `{"sole": seq}`).
+    /// A stored record's entries: its `fields`, or those of the change its sole column names.
+    static func entries(fields: Data?, soleBody: Data?) throws -> [String: Entry] {
+        if let fields { return try read(fields) }
+        guard let soleBody else { throw JSONParseError("stored current state names a change the log does not hold") }
+        return try entries(ofSoleChange: soleBody)
+    }
+
+    /// The entries of a record stored in full.
     static func read(_ data: Data) throws -> [String: Entry] {
         try read(try JSONValue(parsing: data))
     }
@@ -96,7 +104,7 @@ enum CurrentFields {
 
 /// A record a push touches, while the push is stored: which change wins each field, kept by SyncCore's
 /// rule (`CurrentFields.wins`). Both engines' writers load the stored records a batch names, store each
-/// new change into its record, then write back `storedBytes` of every record `touched`.
+/// new change into its record, then write back `stored` of every record `touched`.
 struct CurrentRecord {
     let id: String
     var type: RecordType?
@@ -104,9 +112,9 @@ struct CurrentRecord {
     let exists: Bool
     /// Whether a change of this batch was stored into it.
     var touched = false
-    /// A new record's first change and its sequence number, while it is the only one: it wins every
-    /// field, and the row names it (`SoleRecord`). Moved into `fields` when a second
-    /// change comes.
+    /// A new record's first change and its position in the log (SQLite's seq, PostgreSQL's ordinal),
+    /// while it is the only one: it wins every field, and the row names it. Moved into `fields` when a
+    /// second change comes.
     var sole: (change: StorableChange, seq: Int64)?
 
     /// Applies a change stored into this record; refuses one of another type.
@@ -136,6 +144,7 @@ struct CurrentRecord {
         }
     }
 
-    /// The record's current state as stored: `{"sole": seq}` while one change made it, else in full.
-    var storedBytes: [UInt8] { sole.map { SoleRecord.bytes(seq: $0.seq) } ?? CurrentFields.bytes(fields) }
+    /// The record's current state as both engines store it: the position of the one change that made
+    /// it, or else its entries in full.
+    var stored: (sole: Int64?, fields: [UInt8]?) { sole.map { ($0.seq, nil) } ?? (nil, CurrentFields.bytes(fields)) }
 }

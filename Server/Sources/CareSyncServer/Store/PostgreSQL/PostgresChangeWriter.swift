@@ -134,8 +134,9 @@ struct PostgresChangeWriter {
     @discardableResult
     func write(_ records: [CurrentRecord], overwriting: Bool) async throws -> Set<String> {
         // Arrays cannot hold a null here: 0 is no ordinal (they start at 1), and stored fields are never empty.
-        let soles = records.map { $0.sole?.seq ?? 0 }
-        let fields = records.map { $0.sole == nil ? ByteBuffer(bytes: CurrentFields.bytes($0.fields)) : ByteBuffer() }
+        let stored = records.map(\.stored)
+        let soles = stored.map { $0.sole ?? 0 }
+        let fields = stored.map { ByteBuffer(bytes: $0.fields ?? []) }
         var written: Set<String> = []
         for try await id in try await connection.query(
             """
@@ -163,7 +164,8 @@ struct PostgresChangeWriter {
         ).decode((String, String, ByteBuffer?, ByteBuffer?).self) {
             guard let uuid = UUID(canonical: id) else { continue }
             records[uuid] = CurrentRecord(
-                id: id, type: RecordType(rawValue: type), fields: try PostgresStore.entries(fields: fields, soleBody: soleBody), exists: true)
+                id: id, type: RecordType(rawValue: type), fields: try PostgresStore.entries(fields: fields, soleBody: soleBody),
+                exists: true)
         }
         return records
     }

@@ -367,11 +367,9 @@ public final class PostgresStore: ServerStore {
         try replay.compareOrphans(stored.keys.filter { !written.contains($0) }.sorted(), into: &report)
     }
 
-    /// A stored record's entries: its `fields`, or those of the change its `sole_ordinal` names.
+    /// `CurrentFields.entries(fields:soleBody:)` of the columns as PostgreSQL returns them.
     static func entries(fields: ByteBuffer?, soleBody: ByteBuffer?) throws -> [String: CurrentFields.Entry] {
-        if let fields { return try CurrentFields.read(Data(fields.readableBytesView)) }
-        guard let soleBody else { throw JSONParseError("stored current state names a change the log does not hold") }
-        return try CurrentFields.entries(ofSoleChange: soleBody.readableBytesView)
+        try CurrentFields.entries(fields: fields.map { Data($0.readableBytesView) }, soleBody: soleBody.map { Data($0.readableBytesView) })
     }
 
     public func backup(to destination: String) async throws {

@@ -52,25 +52,36 @@ struct ChangeWriter {
     /// records).
     private mutating func loadRecords(_ list: String) throws {
         let rows = try Row.fetchCursor(
-            db.cachedStatement(sql: "SELECT id, type, fields FROM record WHERE diaryId = ? AND id IN (SELECT value FROM json_each(?))"),
+            db.cachedStatement(
+                sql: """
+                    SELECT record.id, record.type, record.fields, change.body FROM record LEFT JOIN change ON change.seq = record.soleSeq
+                    WHERE record.diaryId = ? AND record.id IN (SELECT value FROM json_each(?))
+                    """),
             arguments: [diary, list])
         while let row = try rows.next() {
             let id: String = row["id"]
             guard let uuid = UUID(canonical: id) else { continue }
             records[uuid] = CurrentRecord(
-                id: id, type: RecordType(rawValue: row["type"]), fields: try CurrentFields.read(row["fields"], in: db), exists: true)
+                id: id, type: RecordType(rawValue: row["type"]), fields: try CurrentFields.entries(fields: row["fields"], soleBody: row["body"]),
+                exists: true)
         }
     }
 
     /// Writes every record this batch touched: its type and current state.
     mutating func finish() throws {
-        let insert = try BoundStatement(db, sql: "INSERT INTO record (diaryId, id, type, fields) VALUES (:diaryId, :id, :type, :fields)")
-        let update = try BoundStatement(db, sql: "UPDATE record SET fields = :fields WHERE diaryId = :diaryId AND id = :id")
+        let insert = try BoundStatement(
+            db, sql: "INSERT INTO record (diaryId, id, type, soleSeq, fields) VALUES (:diaryId, :id, :type, :soleSeq, :fields)")
+        let update = try BoundStatement(
+            db, sql: "UPDATE record SET soleSeq = :soleSeq, fields = :fields WHERE diaryId = :diaryId AND id = :id")
         for pending in records.values where pending.touched {
-            let fields = pending.storedBytes
+            let stored = pending.stored
+            let state = { (values: inout BoundStatement.Values) in
+                if let sole = stored.sole { values.integer(":soleSeq", sole) } else { values.null(":soleSeq") }
+                if let fields = stored.fields { values.blob(":fields", fields) } else { values.null(":fields") }
+            }
             if pending.exists {
                 try update.run { values in
-                    values.blob(":fields", fields)
+                    state(&values)
                     values.text(":diaryId", diary)
                     values.text(":id", pending.id)
                 }
@@ -80,7 +91,7 @@ struct ChangeWriter {
                     values.text(":id", pending.id)
                     // Known once a change was stored into the record; NULL would break the NOT NULL.
                     if let type = pending.type { values.text(":type", type.rawValue) } else { values.null(":type") }
-                    values.blob(":fields", fields)
+                    state(&values)
                 }
             }
         }

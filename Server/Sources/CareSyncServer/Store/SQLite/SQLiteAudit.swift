@@ -23,10 +23,14 @@ extension SQLiteStore {
     }
 
     private static func check(diary: String, keys: [String: DeviceKey], in db: Database, into report: inout AuditReport) throws {
-        let storedFields = try db.cachedStatement(sql: "SELECT fields FROM record WHERE diaryId = ? AND id = ?")
+        let storedState = try db.cachedStatement(
+            sql: """
+                SELECT record.fields, change.body FROM record LEFT JOIN change ON change.seq = record.soleSeq
+                WHERE record.diaryId = ? AND record.id = ?
+                """)
         var replay = LogReplay(diary: diary, keys: keys) { record in
-            guard let data = try Data.fetchOne(storedFields, arguments: [diary, record]) else { return .missing }
-            guard let fields = try? CurrentFields.read(data, in: db) else { return .unreadable }
+            guard let row = try Row.fetchOne(storedState, arguments: [diary, record]) else { return .missing }
+            guard let fields = try? CurrentFields.entries(fields: row["fields"], soleBody: row["body"]) else { return .unreadable }
             return .fields(fields)
         }
         let changeBySeq = try db.cachedStatement(sql: "SELECT id, author, body FROM change WHERE seq = ?")

@@ -186,6 +186,29 @@ enum SQLiteSchema {
             // The definitions change in place (`loosenCheck`): no row is rewritten, however long the log.
             for table in ["change", "record"] { try db.loosenCheck(table: table, from: listedRecordTypesCheck, to: recordTypeCheck) }
         }
+        migrator.registerMigration("v9: a record one change made names that change in a column with a foreign key to the log") { db in
+            // `{"sole": seq}` inside `fields` named a change where the schema could not check it: the column's
+            // foreign key does, and the check keeps exactly one of the two forms. One statement copies every
+            // row: SQLite streams it, so memory stays flat without paging.
+            try db.create(table: "newRecord", options: .withoutRowID) { t in
+                t.column("diaryId", .text).notNull().references("diary")
+                t.column("id", .text).notNull()
+                t.column("type", .text).notNull().check(sql: recordTypeCheck)
+                t.column("soleSeq", .integer).references("change", column: "seq")
+                t.column("fields", .blob)
+                t.check(sql: "(soleSeq IS NULL) <> (fields IS NULL)")
+                t.primaryKey(["diaryId", "id"])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO newRecord (diaryId, id, type, soleSeq, fields)
+                    SELECT diaryId, id, type, sole, CASE WHEN sole IS NULL THEN fields END
+                    FROM (SELECT *, CASE WHEN json_type(CAST(fields AS TEXT), '$.sole') = 'integer'
+                                         THEN json_extract(CAST(fields AS TEXT), '$.sole') END AS sole FROM record)
+                    """)
+            try db.drop(table: "record")
+            try db.rename(table: "newRecord", to: "record")
+        }
         return migrator
     }
 
@@ -200,17 +223,6 @@ enum SQLiteSchema {
             guard let next = rows.last?["rowid"] as Int64? else { return }
             last = next
         }
-    }
-}
-
-extension CurrentFields {
-    /// The entries of a stored record in any form, reading the change that a record of one change names.
-    static func read(_ data: Data, in db: Database) throws -> [String: Entry] {
-        guard let seq = SoleRecord.seq(in: data) else { return try read(data) }
-        guard let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM change WHERE seq = ?"), arguments: [seq]) else {
-            throw JSONParseError("stored current state names change seq \(seq), which the log does not hold")
-        }
-        return try entries(ofSoleChange: body)
     }
 }
 
