@@ -1,6 +1,10 @@
 import GRDB
 import GRDBSQLite
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A statement of GRDB's cache, run through SQLite's C interface: values bound straight from Swift's own
 /// storage, rows read straight into Swift values (GRDB's "Raw SQLite Pointers"; GRDB still owns the
 /// statement and finalizes it).
@@ -12,9 +16,10 @@ import GRDBSQLite
 /// both making the arguments and running the statement through them cost more per change than
 /// binding directly.
 ///
-/// Parameters are bound by name (`VALUES (:id, :author)` in the SQL, `values.text(":id", id)` in Swift),
-/// so that a reader matches each value with its column; a name the statement lacks, a parameter bound
-/// twice or one left unbound fails the run instead of storing a value in the wrong column.
+/// Parameters are named (`VALUES (:id, :author)` in the SQL) and bound in that order under their names
+/// (`values.text(":id", id)`), so that a reader matches each value with its column: a value bound under
+/// another name than the statement has in its place, or a parameter left unbound, fails the run instead
+/// of storing a value in the wrong column.
 ///
 /// Use it only for statements that need nothing of GRDB's bookkeeping: run inside a transaction GRDB
 /// began, observed by no region, changing neither the schema nor the transaction. A failure throws
@@ -92,14 +97,13 @@ public struct BoundStatement {
         }
     }
 
-    /// The statement's parameters, each bound by its name. Texts and blobs are copied by SQLite
-    /// (`SQLITE_TRANSIENT`), so nothing here has to outlive the call.
+    /// The statement's parameters, bound one after the other, each under its name. Texts and blobs are
+    /// copied by SQLite (`SQLITE_TRANSIENT`), so nothing here has to outlive the call.
     public struct Values {
         fileprivate let handle: SQLiteStatement
-        /// Bit `i` is set once parameter `i` (from 1) is bound: a statement here has far fewer than 63.
-        private var bound: UInt64 = 0
-        /// The first binding that failed (a name the statement lacks, a parameter bound twice, a value
-        /// over SQLite's size limit), thrown instead of running the statement.
+        private var bound: Int32 = 0
+        /// The first binding that failed (a name that is not the next parameter's, a value over SQLite's
+        /// size limit), thrown instead of running the statement.
         fileprivate private(set) var failure: (code: Int32, message: String)?
 
         fileprivate init(handle: SQLiteStatement) {
@@ -131,26 +135,22 @@ public struct BoundStatement {
             check(sqlite3_bind_null(handle, index))
         }
 
-        /// A name is a literal, read by SQLite where it lies: a bind makes no C string of it.
+        /// The next parameter's index, if `name` is its name: one comparison with the name SQLite holds
+        /// at that place, rather than a search of them all for every value.
         private mutating func index(of name: StaticString) -> Int32? {
-            let index = sqlite3_bind_parameter_index(handle, UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self))
-            guard index > 0 else {
-                fail(SQLITE_RANGE, "the statement has no parameter \(name)")
+            bound += 1
+            let expected = sqlite3_bind_parameter_name(handle, bound)
+            guard let expected, strcmp(expected, UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)) == 0 else {
+                fail(SQLITE_RANGE, "parameter \(bound) is \(expected.map { String(cString: $0) } ?? "not there"), not \(name)")
                 return nil
             }
-            guard bound & (1 << UInt64(index)) == 0 else {
-                fail(SQLITE_MISUSE, "parameter \(name) is bound twice")
-                return nil
-            }
-            bound |= 1 << UInt64(index)
-            return index
+            return bound
         }
 
         /// The failure of a run that left a parameter unbound.
         fileprivate func unbound() -> (code: Int32, message: String)? {
-            let count = sqlite3_bind_parameter_count(handle)
-            guard count > 0, let missing = (1...count).first(where: { bound & (1 << UInt64($0)) == 0 }) else { return nil }
-            let name = sqlite3_bind_parameter_name(handle, missing).map { String(cString: $0) } ?? "?\(missing)"
+            guard bound < sqlite3_bind_parameter_count(handle) else { return nil }
+            let name = sqlite3_bind_parameter_name(handle, bound + 1).map { String(cString: $0) } ?? "?\(bound + 1)"
             return (SQLITE_MISUSE, "parameter \(name) is not bound")
         }
 

@@ -90,39 +90,32 @@ import Testing
         #expect(unbound == 2)
     }
 
-    /// Values go by name: a name the statement lacks (a misspelt column), a parameter bound twice or one
-    /// left unbound is refused, naming it, and the statement stores nothing.
-    @Test func aMisnamedTwiceBoundOrUnboundParameterIsRefusedAndNothingIsStored() throws {
+    /// Values go by name, in the statement's order: a misspelt name, a value bound under another
+    /// parameter's name (two swapped columns) or a parameter left unbound is refused, naming it, and the
+    /// statement stores nothing.
+    @Test func aMisnamedSwappedOrUnboundParameterIsRefusedAndNothingIsStored() throws {
         let queue = try DatabaseQueue()
         try queue.write { db in
             try db.execute(sql: "CREATE TABLE t (id TEXT, name TEXT)")
             let insert = try BoundStatement(db, sql: "INSERT INTO t (id, name) VALUES (:id, :name)")
-            let attempts: [(String, (inout BoundStatement.Values) -> Void)] = [
-                (
-                    "no parameter :nmae",
-                    {
-                        $0.text(":id", "a"); $0.text(":nmae", "Mia")
-                    }
-                ),
-                (
-                    "parameter :id is bound twice",
-                    {
-                        $0.text(":id", "a"); $0.text(":id", "Mia")
-                    }
-                ),
-                ("parameter :name is not bound", { $0.text(":id", "a") }),
+            let attempts: [(message: String, names: [StaticString])] = [
+                ("parameter 2 is :name, not :nmae", [":id", ":nmae"]),
+                ("parameter 1 is :id, not :name", [":name", ":id"]),
+                ("parameter 2 is :name, not :id", [":id", ":id"]),
+                ("parameter 3 is not there, not :extra", [":id", ":name", ":extra"]),
+                ("parameter :name is not bound", [":id"]),
             ]
-            for (message, bind) in attempts {
+            for (message, names) in attempts {
                 #expect {
-                    try insert.run(bind)
+                    try insert.run { values in for name in names { values.text(name, "x") } }
                 } throws: { error in
                     (error as? DatabaseError)?.message?.contains(message) == true
                 }
             }
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM t") == 0)
             try insert.run { values in
-                values.text(":name", "Mia")
                 values.text(":id", "a")
+                values.text(":name", "Mia")
             }
             #expect(try Row.fetchOne(db, sql: "SELECT id, name FROM t").map { [$0["id"] as String, $0["name"] as String] } == ["a", "Mia"])
         }
