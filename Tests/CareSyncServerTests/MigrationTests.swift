@@ -243,8 +243,8 @@ import Testing
         #expect(try CurrentFields.read(Data(bytes)) == entries)
     }
 
-    /// On PostgreSQL the log takes no change whose author is not a device of its diary, and no device
-    /// is ever deleted from under its changes.
+    /// On PostgreSQL the log takes no change whose author is not a device of its diary, no device is
+    /// ever deleted from under its changes, and no record names a change its diary's log lacks.
     @Test(.enabled(if: !TestEngine.current.isSQLite)) func thePostgreSQLLogRefusesAnAuthorFromAnotherDiary() async throws {
         try await withServer { harness, client in
             var (owner, _, _) = try await client.family(harness)
@@ -265,6 +265,18 @@ import Testing
             await #expect {
                 try await TestEngine.execute("DELETE FROM device WHERE id = ?", [.text(stranger.id.canonical)], on: location)
             } throws: { error in harness.store.describe(error).contains("never deleted") }
+            // A record of one change names a change of its own diary's log, on insert and on update.
+            for (diary, ordinal) in [(owner.diary.canonical, 999), (stranger.diary.canonical, 1)] {
+                await #expect {
+                    try await TestEngine.execute(
+                        "INSERT INTO record (diary_id, id, type, sole_ordinal) VALUES (?, ?, 'flare', \(ordinal))",
+                        [.text(diary), .text(UUID.version7().canonical)], on: location)
+                } throws: { error in harness.store.describe(error).contains("log does not hold") }
+            }
+            await #expect {
+                try await TestEngine.execute(
+                    "UPDATE record SET sole_ordinal = 999 WHERE id = ?", [.text(flare.change.record.canonical)], on: location)
+            } throws: { error in harness.store.describe(error).contains("log does not hold") }
         }
     }
 

@@ -182,6 +182,33 @@ enum PostgresSchema {
                 "ALTER TABLE record ADD CONSTRAINT record_state_in_one_form CHECK ((sole_ordinal IS NULL) <> (fields IS NULL))",
                 "ALTER TABLE record ADD CONSTRAINT record_sole_change FOREIGN KEY (diary_id, sole_ordinal) REFERENCES change (diary_id, ordinal)",
             ]),
+        Migration(
+            version: 5, name: "v5: the change a record names is checked once per statement instead of by a row-level foreign key",
+            statements: [
+                // A row-level foreign key locks each change it checks (`FOR KEY SHARE`), rewriting the row of every
+                // change a push has just inserted; one check over the statement's rows says the same without a lock.
+                // Changes are never deleted or renumbered, so checking on write is the whole of the rule. `OFFSET 0`
+                // keeps each check a probe of the log's primary key rather than a join over the whole log.
+                "ALTER TABLE record DROP CONSTRAINT record_sole_change",
+                """
+                CREATE FUNCTION record_sole_change_in_log() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF EXISTS (SELECT FROM new_records n WHERE n.sole_ordinal IS NOT NULL AND NOT EXISTS
+                                   (SELECT FROM change c WHERE c.diary_id = n.diary_id AND c.ordinal = n.sole_ordinal OFFSET 0)) THEN
+                        RAISE EXCEPTION 'a record names a change its diary''s log does not hold' USING ERRCODE = 'foreign_key_violation';
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER record_sole_change_inserted AFTER INSERT ON record REFERENCING NEW TABLE AS new_records
+                FOR EACH STATEMENT EXECUTE FUNCTION record_sole_change_in_log()
+                """,
+                """
+                CREATE TRIGGER record_sole_change_updated AFTER UPDATE ON record REFERENCING NEW TABLE AS new_records
+                FOR EACH STATEMENT EXECUTE FUNCTION record_sole_change_in_log()
+                """,
+            ]),
     ]
 
     /// Applies the migrations the database lacks, once however many instances start together.
