@@ -1,6 +1,11 @@
 /// A strict RFC 8259 parser for the JSON CareSync reads: whole numbers only (decimals travel as text),
 /// no duplicate member names, valid UTF-8, at most 64 levels deep. It reads bytes directly; pushes,
 /// pulls and every stored record pass through it, so it avoids `JSONDecoder`'s cost per value.
+///
+/// This file reads trees and notes, as it goes, whether the bytes were canonical. Push bodies add two
+/// readers on top, each in a file of its own and each handing anything it does not expect back to this
+/// one, so that all three fail alike: the list mode (`JSONParser+Elements.swift`) and the fixed-order
+/// reader of signed changes (`JSONParser+SignedChange.swift`).
 struct JSONParser {
     static let maxDepth = 64
 
@@ -13,12 +18,13 @@ struct JSONParser {
     /// Whether the bytes read so far (since the last reset) are in canonical form (RFC 8785 as
     /// `JSONValue.canonicalBytes` writes it): no whitespace, members in order, canonical escapes.
     var canonical = true
-    /// The top-level member whose list elements are recorded in `elements`, if any.
-    private var listMember: String?
+    /// The top-level member whose list elements are recorded in `elements`, if any: the list mode of
+    /// `JSONParser+Elements.swift`, the one place `parseObject` steps aside for.
+    var listMember: String?
     /// The elements of that list, when it has been read: they are not also put in the returned tree.
-    private var elements: [JSONElementSource]?
+    var elements: [JSONElementSource]?
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>, decimalsAsText: Bool) {
+    init(_ bytes: UnsafeBufferPointer<UInt8>, decimalsAsText: Bool) {
         self.bytes = bytes
         self.decimalsAsText = decimalsAsText
     }
@@ -36,21 +42,7 @@ struct JSONParser {
         }
     }
 
-    /// Parses a JSON object and returns the elements of the list under its top-level member `member`
-    /// apart from the tree (nil if there is no such list), each with where its bytes lie in `input`
-    /// and whether they are already canonical. A receiver of signed changes can then keep and check the
-    /// bytes it received instead of encoding them again. An element that is a signed change in canonical
-    /// wire form is read straight into a `SignedChange`, without a tree (see `canonicalSignedChange()`).
-    static func parse(_ input: [UInt8], elementsOf member: String) throws(JSONParseError) -> (JSONValue, [JSONElementSource]?) {
-        try input.withUnsafeBufferPointer { buffer throws(JSONParseError) in
-            var parser = JSONParser(buffer, decimalsAsText: false)
-            parser.listMember = member
-            let value = try parser.document()
-            return (value, parser.elements)
-        }
-    }
-
-    private mutating func document() throws(JSONParseError) -> JSONValue {
+    mutating func document() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         guard index < bytes.count else { throw fail("empty input") }
         let value = try parseValue()
@@ -74,7 +66,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseValue() throws(JSONParseError) -> JSONValue {
+    mutating func parseValue() throws(JSONParseError) -> JSONValue {
         guard index < bytes.count else { throw fail("unexpected end of input") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject()
@@ -155,27 +147,8 @@ struct JSONParser {
         return .array(items)
     }
 
-    /// Reads the listed array: each element with its bytes, and whether they are canonical.
-    private mutating func recordedElements() throws(JSONParseError) -> [JSONElementSource] {
-        var elements: [JSONElementSource] = []
-        try readArray { parser throws(JSONParseError) in
-            let wasCanonical = parser.canonical
-            let start = parser.index
-            parser.canonical = true
-            let content: JSONElementSource.Content
-            if let signed = parser.canonicalSignedChange() {
-                content = .signedChange(signed)
-            } else {
-                content = .value(try parser.parseValue())
-            }
-            elements.append(JSONElementSource(range: start..<parser.index, isCanonical: parser.canonical, content: content))
-            parser.canonical = wasCanonical && parser.canonical
-        }
-        return elements
-    }
-
     /// Reads an array at `[`, calling `element` with the parser at the start of each element.
-    private mutating func readArray(_ element: (inout JSONParser) throws(JSONParseError) -> Void) throws(JSONParseError) {
+    mutating func readArray(_ element: (inout JSONParser) throws(JSONParseError) -> Void) throws(JSONParseError) {
         try enter()
         index += 1
         skipWhitespace()
@@ -335,16 +308,4 @@ struct JSONParser {
         }
         return value
     }
-}
-
-/// Where one element of a parsed list lies in the input, whether its bytes are canonical, and what was read.
-struct JSONElementSource: Sendable {
-    enum Content: Sendable {
-        case value(JSONValue)
-        case signedChange(SignedChange)
-    }
-
-    let range: Range<Int>
-    let isCanonical: Bool
-    let content: Content
 }
