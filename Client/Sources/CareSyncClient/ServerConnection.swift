@@ -143,6 +143,9 @@ struct ServerConnection: Sendable {
         // Shorter than the server's wait for the next request on an open connection (30 s by default),
         // so that the client, not the server, closes an idle one and no request meets a closing connection.
         configuration.connectionPool.idleTimeout = .seconds(20)
+        // A server that refuses the connection is down or not there: say so now, rather than try again
+        // until the connect timeout. Nothing is lost, and the next sync tries again.
+        configuration.connectionPool.retryConnectionEstablishment = false
         return clients.withLock { cache in
             if let client = cache[cacheKey] { return client }
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
