@@ -130,6 +130,21 @@ public struct BoundStatement {
             check(sqlite3_bind_int64(handle, index, value))
         }
 
+        /// The value, or NULL for nil.
+        public mutating func text(_ name: StaticString, _ value: String?) {
+            if let value { text(name, value) } else { null(name) }
+        }
+
+        /// The value, or NULL for nil.
+        public mutating func blob(_ name: StaticString, _ value: [UInt8]?) {
+            if let value { blob(name, value) } else { null(name) }
+        }
+
+        /// The value, or NULL for nil.
+        public mutating func integer(_ name: StaticString, _ value: Int64?) {
+            if let value { integer(name, value) } else { null(name) }
+        }
+
         public mutating func null(_ name: StaticString) {
             guard let index = index(of: name) else { return }
             check(sqlite3_bind_null(handle, index))

@@ -60,10 +60,10 @@ final class Replica: Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
             let migrator = ReplicaSchema.migrator
             // A replica a newer syncctl migrated further holds forms this one cannot read.
-            let unknown = try pool.read { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
+            let unknown = try migrator.unknownMigrations(in: pool)
             guard unknown.isEmpty else {
                 throw ClientError.setup(
-                    "the replica \(path) was upgraded by a newer syncctl (\(unknown.sorted().joined(separator: "; "))); "
+                    "the replica \(path) was upgraded by a newer syncctl (\(unknown.joined(separator: "; "))); "
                         + "upgrade syncctl, or restore a copy of this home made before")
             }
             try migrator.migrate(pool)
@@ -436,8 +436,8 @@ struct RecordMerger {
                 values.integer(":deleted", record.deleted ? 1 : 0)
                 values.integer(":conflicts", Int64(record.conflicts))
                 values.integer(":updatedHLC", record.updatedHLC)
-                if let sole { values.integer(":soleSeq", sole) } else { values.null(":soleSeq") }
-                if let state { values.blob(":state", state) } else { values.null(":state") }
+                values.integer(":soleSeq", sole)
+                values.blob(":state", state)
             }
         }
     }

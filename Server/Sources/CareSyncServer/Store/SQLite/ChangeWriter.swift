@@ -75,13 +75,10 @@ struct ChangeWriter {
             db, sql: "UPDATE record SET soleSeq = :soleSeq, fields = :fields WHERE diaryId = :diaryId AND id = :id")
         for pending in records.values where pending.touched {
             let stored = pending.stored
-            let state = { (values: inout BoundStatement.Values) in
-                if let sole = stored.sole { values.integer(":soleSeq", sole) } else { values.null(":soleSeq") }
-                if let fields = stored.fields { values.blob(":fields", fields) } else { values.null(":fields") }
-            }
             if pending.exists {
                 try update.run { values in
-                    state(&values)
+                    values.integer(":soleSeq", stored.sole)
+                    values.blob(":fields", stored.fields)
                     values.text(":diaryId", diary)
                     values.text(":id", pending.id)
                 }
@@ -90,8 +87,9 @@ struct ChangeWriter {
                     values.text(":diaryId", diary)
                     values.text(":id", pending.id)
                     // Known once a change was stored into the record; NULL would break the NOT NULL.
-                    if let type = pending.type { values.text(":type", type.rawValue) } else { values.null(":type") }
-                    state(&values)
+                    values.text(":type", pending.type?.rawValue)
+                    values.integer(":soleSeq", stored.sole)
+                    values.blob(":fields", stored.fields)
                 }
             }
         }

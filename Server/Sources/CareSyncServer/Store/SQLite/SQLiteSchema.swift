@@ -14,8 +14,8 @@ enum SQLiteSchema {
     /// Migrates the database to this version's schema; refuses one that a newer server migrated further.
     static func migrate(_ pool: DatabasePool, location: String) throws {
         let migrator = migrator
-        let unknown = try pool.writeWithoutTransaction { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
-        guard unknown.isEmpty else { throw SchemaTooNew(location: location, unknown: Array(unknown)) }
+        let unknown = try migrator.unknownMigrations(in: pool)
+        guard unknown.isEmpty else { throw SchemaTooNew(location: location, unknown: unknown) }
         try migrator.migrate(pool)
     }
 
